@@ -1,0 +1,2 @@
+import XCTest
+final class LCFormatsTestsSmoke: XCTestCase { func testNothing() {} }

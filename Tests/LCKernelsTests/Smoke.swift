@@ -1,0 +1,2 @@
+import XCTest
+final class LCKernelsTestsSmoke: XCTestCase { func testNothing() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class LCTokenizersTestsSmoke: XCTestCase { func testNothing() {} }
