@@ -63,13 +63,13 @@ run)
   ;;
 diff)
   [ "${#paths[@]}" -eq 2 ] || usage "diff needs exactly two model ids"
-  present="$(cd "$OUT" && ls -1 shard-*-of-*.txt 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')"
+  present="$(find "$OUT" -maxdepth 1 -name 'shard-*-of-*.txt' -printf '%f\n' | LC_ALL=C sort | tr '\n' ' ')"
   printf 'ran_at=%s\nshards_present=%s\n' "$(now)" "$present" >"$OUT/diff-${paths[0]}--${paths[1]}.txt"
   echo "fake-layercard: diff ${paths[0]} -> ${paths[1]} (shards present: $present)"
   ;;
 status)
-  failed="$(cd "$OUT" && ls -1 ./*.failed 2>/dev/null | wc -l)"
-  done_="$(cd "$OUT" && ls -1 shard-*-of-*.txt 2>/dev/null | wc -l)"
+  failed="$(find "$OUT" -maxdepth 1 -name '*.failed' | wc -l)"
+  done_="$(find "$OUT" -maxdepth 1 -name 'shard-*-of-*.txt' | wc -l)"
   if [ "$JSON" = 1 ]; then printf '{"shards_done":%s,"failed":%s}\n' "$done_" "$failed"
   else echo "fake-layercard: $done_ shard(s) done, $failed failed"; fi
   [ "$failed" -eq 0 ]
