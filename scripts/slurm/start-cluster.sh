@@ -110,6 +110,7 @@ CPUS="$(field CPUs)"; MEM="$(field RealMemory)"
 BOARDS="$(field Boards)"; SPB="$(field SocketsPerBoard)"; CPS="$(field CoresPerSocket)"; TPC="$(field ThreadsPerCore)"
 [ -n "$CPUS" ] && [ -n "$MEM" ] || fail "slurm.conf" "cannot parse CPUs/RealMemory from: $HW"
 MARGIN="${SLURM_MEM_MARGIN_MB:-$(( MEM / 10 > 1024 ? MEM / 10 : 1024 ))}"
+[[ "$MARGIN" =~ ^[0-9]+$ ]] || fail "slurm.conf" "SLURM_MEM_MARGIN_MB must be a non-negative integer (got '$MARGIN')"
 USEMEM=$(( MEM - MARGIN )); [ "$USEMEM" -ge 256 ] || USEMEM=$(( MEM > 256 ? MEM - 64 : MEM ))
 TOPO=""
 [ -n "$BOARDS" ] && [ -n "$SPB" ] && [ -n "$CPS" ] && [ -n "$TPC" ] \
