@@ -30,6 +30,7 @@ if alive /run/slurmctld.pid && command -v scontrol >/dev/null 2>&1; then
     alive /run/slurmctld.pid || alive /run/slurmd.pid || break
     sleep 0.5
   done
+  alive /run/slurmctld.pid || alive /run/slurmd.pid || echo "stop-cluster: slurmctld and slurmd stopped (scontrol shutdown)"
 fi
 stop_pidfile slurmd /run/slurmd.pid
 stop_pidfile slurmctld /run/slurmctld.pid
