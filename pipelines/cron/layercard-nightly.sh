@@ -12,12 +12,12 @@
 set -uo pipefail
 export PATH="${PATH:-/usr/bin:/bin}:/usr/local/bin:/usr/bin:/bin"   # cron's PATH is minimal
 HERE="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=../lib/common.sh
+# shellcheck source=pipelines/lib/common.sh
 . "$HERE/../lib/common.sh"
 
 MODELS_DIR="${1:-${LAYERCARD_MODELS_DIR:-}}"
 WORKSPACE="${2:-${LAYERCARD_WORKSPACE:-}}"
-[ $# -ge 2 ] && shift 2 || shift $#
+if [ $# -ge 2 ]; then shift 2; else shift $#; fi
 if [ -z "$MODELS_DIR" ] || [ -z "$WORKSPACE" ]; then
   echo "usage: $0 MODELS_DIR WORKSPACE [extra layercard run args...]" >&2; exit 2
 fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the LayerCard launchers (sourced by pipelines/slurm/submit.sh and
 # pipelines/cron/layercard-nightly.sh). Only locates the binary and the versions file; it does not
 # run anything. Sourced, not executed.

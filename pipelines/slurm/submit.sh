@@ -19,7 +19,7 @@
 #   LAYERCARD_SBATCH_ARGS    extra sbatch args for both jobs (e.g. "--account=ml --qos=low")
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=../lib/common.sh
+# shellcheck source=pipelines/lib/common.sh
 . "$HERE/../lib/common.sh"
 
 usage() { echo "usage: $0 MODELS_DIR WORKSPACE [N]" >&2; exit 2; }

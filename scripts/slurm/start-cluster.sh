@@ -108,7 +108,7 @@ HW="$(slurmd -C 2>/dev/null | head -1)" || true
 field() { sed -n "s/.*[[:space:]]$1=\([0-9]*\).*/\1/p" <<<"$HW"; }
 CPUS="$(field CPUs)"; MEM="$(field RealMemory)"
 BOARDS="$(field Boards)"; SPB="$(field SocketsPerBoard)"; CPS="$(field CoresPerSocket)"; TPC="$(field ThreadsPerCore)"
-[ -n "$CPUS" ] && [ -n "$MEM" ] || fail "slurm.conf" "cannot parse CPUs/RealMemory from: $HW"
+{ [ -n "$CPUS" ] && [ -n "$MEM" ]; } || fail "slurm.conf" "cannot parse CPUs/RealMemory from: $HW"
 MARGIN="${SLURM_MEM_MARGIN_MB:-$(( MEM / 10 > 1024 ? MEM / 10 : 1024 ))}"
 [[ "$MARGIN" =~ ^[0-9]+$ ]] || fail "slurm.conf" "SLURM_MEM_MARGIN_MB must be a non-negative integer (got '$MARGIN')"
 USEMEM=$(( MEM - MARGIN )); [ "$USEMEM" -ge 256 ] || USEMEM=$(( MEM > 256 ? MEM - 64 : MEM ))
@@ -183,7 +183,7 @@ while :; do
   st="$(node_state)"
   case "$st" in
     idle|mixed|allocated|completing) break ;;
-    down*|drain*|drained*|fail*)
+    down*|drain*|fail*)
       if [ "$resumed" -lt 3 ]; then
         say "node $H is '$st': resuming it"
         scontrol update nodename="$H" state=resume >/dev/null 2>&1 || true

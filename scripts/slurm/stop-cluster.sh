@@ -12,11 +12,11 @@ pid_of() { [ -s "$1" ] && tr -dc '0-9' <"$1"; }
 alive() { local p; p="$(pid_of "$1")" && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 # stop_pidfile NAME PIDFILE: TERM, wait up to 15 s, then KILL.
 stop_pidfile() {
-  local name="$1" f="$2" p i
+  local name="$1" f="$2" p _
   alive "$f" || { echo "stop-cluster: $name not running"; return 0; }
   p="$(pid_of "$f")"
   kill -TERM "$p" 2>/dev/null || true
-  for i in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+  for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$p" 2>/dev/null; then
     echo "stop-cluster: $name (pid $p) ignored SIGTERM for 15 s; sending SIGKILL"
     kill -KILL "$p" 2>/dev/null || true
@@ -26,7 +26,7 @@ stop_pidfile() {
 
 if alive /run/slurmctld.pid && command -v scontrol >/dev/null 2>&1; then
   scontrol shutdown >/dev/null 2>&1 || true   # asks slurmd and slurmctld to exit
-  for i in $(seq 1 20); do
+  for _ in $(seq 1 20); do
     alive /run/slurmctld.pid || alive /run/slurmd.pid || break
     sleep 0.5
   done
