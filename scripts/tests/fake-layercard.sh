@@ -54,8 +54,8 @@ run)
   { for m in "${mine[@]}"; do printf '%s\n' "$m"; done; } >"$base.txt.tmp"
   code="${FAKE_LAYERCARD_EXIT:-0}"
   [ "${FAKE_LAYERCARD_FAIL_SHARD:-x}" = "$I" ] && code=1
-  printf 'source=%s\nslurm_job=%s\nstarted=%s\nended=%s\nexit=%s\n' "$src" \
-    "${SLURM_ARRAY_JOB_ID:-}_${SLURM_ARRAY_TASK_ID:-}" "$started" "$(now)" "$code" >"$base.meta"
+  printf 'source=%s\nslurm_job=%s\nopenblas_threads=%s\nstarted=%s\nended=%s\nexit=%s\n' "$src" \
+    "${SLURM_ARRAY_JOB_ID:-}_${SLURM_ARRAY_TASK_ID:-}" "${OPENBLAS_NUM_THREADS:-}" "$started" "$(now)" "$code" >"$base.meta"
   [ "$code" -eq 0 ] || : >"$base.failed"
   mv "$base.txt.tmp" "$base.txt"   # the list appears last, atomically: "shard finished"
   echo "fake-layercard: shard $I/$N ($src) processed ${#mine[@]} of ${#all[@]} entries"

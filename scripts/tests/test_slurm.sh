@@ -29,6 +29,7 @@ if [ "$FAKE" = 1 ]; then
   printf '[[series]]\nname = "smollm2"\nversions = ["smollm2-v1", "smollm2-v2", "smollm2-v3"]\n' >"$TMP/versions.toml"
   export LAYERCARD_VERSIONS="$TMP/versions.toml"
   export FAKE_LAYERCARD_SLEEP="${FAKE_LAYERCARD_SLEEP:-2}"
+  export LAYERCARD_MEM="${LAYERCARD_MEM:-512M}" LAYERCARD_DIFF_MEM="${LAYERCARD_DIFF_MEM:-256M}"  # fit small CI nodes
   TIMEOUT="${TEST_TIMEOUT:-300}"
 else
   MODELS="${MODELS_DIR:-${LAYERCARD_CACHE:-$HOME/.cache/layercard}/models}"
@@ -81,6 +82,8 @@ fake_checks() {
   mapfile -t entries < <(find "$MODELS" -mindepth 1 -maxdepth 1 ! -name '.*' -print | LC_ALL=C sort)
   for i in $(seq 0 $((N - 1))); do
     check "[$s] shard $i took its shard from SLURM_ARRAY_* (source=slurm)" test "$(kv "$F/shard-$i-of-$N.meta" source)" = slurm
+    check "[$s] shard $i ran with OPENBLAS_NUM_THREADS = cpus per task (${LAYERCARD_CPUS:-1})" \
+      test "$(kv "$F/shard-$i-of-$N.meta" openblas_threads)" = "${LAYERCARD_CPUS:-1}"
     expected="$(for idx in "${!entries[@]}"; do [ $((idx % N)) -eq "$i" ] && printf '%s\n' "${entries[$idx]}"; done)"
     check "[$s] shard $i processed exactly the entries with index ≡ $i mod $N" \
       test "$(cat "$F/shard-$i-of-$N.txt" 2>/dev/null)" = "$expected"
@@ -117,11 +120,13 @@ if run_scenario ok; then
 fi
 
 if [ "$FAKE" = 1 ]; then
-  # A failing shard must not block the diff of the others (afterany, not afterok).
-  if FAKE_LAYERCARD_FAIL_SHARD=1 run_scenario fail1; then
+  # A failing shard must not block the diff of the others (afterany, not afterok). 2 CPUs per task here.
+  if FAKE_LAYERCARD_FAIL_SHARD=1 LAYERCARD_CPUS=2 run_scenario fail1; then
     common_checks fail1
     check "[fail1] shard 1 exit 1 recorded" test "$(kv "$WS/slurm/$A/shard-1.exit" exit)" = 1
     check "[fail1] shard 0 exit 0 recorded" test "$(kv "$WS/slurm/$A/shard-0.exit" exit)" = 0
+    check "[fail1] LAYERCARD_CPUS=2 -> OPENBLAS_NUM_THREADS=2 in the task" \
+      test "$(kv "$WS/fake/shard-0-of-$N.meta" openblas_threads)" = 2
     check "[fail1] diff log names the failed shard" grep -q 'non-zero: shard-1.exit' "$WS/logs/slurm/layercard-diff-$D.log"
     check "[fail1] layercard status exits non-zero" sh -c "! '$LAYERCARD_BIN' status --workspace '$WS' >/dev/null"
   fi
