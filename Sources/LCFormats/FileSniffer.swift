@@ -2,6 +2,7 @@
 // gzip, zstd, xz, bzip2 and legacy (pre-1.6) torch pickles; the u64-length + '{' shape of a
 // safetensors header; a JSON object. Reads at most the first 512 bytes.
 // Deliberately shallow: a positive sniff is a routing hint; the format reader still validates.
+// Used by ingest to route archives and checkpoints; extensions are only ever a tie-breaker there.
 import Foundation
 import LCCore
 

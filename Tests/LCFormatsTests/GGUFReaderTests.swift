@@ -1,5 +1,8 @@
 // GGUFFile against the real SmolLM2 Q4_1 checkpoint (golden from gguf.GGUFReader via
 // scripts/reference/gguf_golden.py), the small generated fixture's typed values, and split sets.
+// Regenerate goldens with scripts/reference/gguf_golden.py and fixtures with
+// scripts/fixtures/make_malformed_formats.py. The real model comes from $LAYERCARD_CACHE;
+// a missing model fails the test (run scripts/setup.sh).
 import Foundation
 import LCCore
 @testable import LCFormats
@@ -123,5 +126,25 @@ final class GGUFReaderTests: XCTestCase {
         try FileManager.default.copyItem(at: Fixtures.url("formats/split-00001-of-00002.gguf"), to: p1)
         try FileManager.default.copyItem(at: Fixtures.url("formats/split-00001-of-00002.gguf"), to: p2)
         assertFormatError(p2.path, contains: "split.no should be 1") { _ = try GGUFSplit.read(first: p1) }
+    }
+}
+
+final class GGUFLimitsTests: XCTestCase {
+    /// A well-formed file whose one array exceeds `maxArrayCount` (too big to commit, built here).
+    func testArrayCountCap() {
+        let n = GGUFFile.maxArrayCount + 1
+        var d = Data("GGUF".utf8)
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        u32(3); u64(0); u64(1)
+        u64(3); d.append(contentsOf: Array("a.b".utf8)); u32(9); u32(0); u64(UInt64(n))
+        d.append(Data(count: n))
+        d.withUnsafeBytes { raw in
+            assertFormatError("big", contains: "exceeds the limit of \(GGUFFile.maxArrayCount)") { _ = try GGUFFile.parse(raw, path: "big") }
+        }
+        // One element fewer is accepted (the cap is not off by one).
+        d.removeLast()
+        d.replaceSubrange(43..<51, with: withUnsafeBytes(of: UInt64(n - 1).littleEndian) { Data($0) })
+        d.withUnsafeBytes { raw in XCTAssertEqual((try? GGUFFile.parse(raw, path: "ok"))?.metadata["a.b"]?.array?.count, n - 1) }
     }
 }

@@ -1,6 +1,8 @@
 // Hostile input: every file in Tests/Fixtures/malformed (scripts/fixtures/make_malformed_formats.py)
 // must fail with LCError.format naming the file and the expected problem; valid small files
 // truncated at every length and bit-flipped must throw or parse consistently, never crash.
+// Regenerate the corpus with scripts/fixtures/make_malformed_formats.py.
+// Sweeps parse from memory (GGUFFile.parse / SafetensorsFile.parse) to avoid temp files.
 import Foundation
 import LCCore
 @testable import LCFormats

@@ -1,5 +1,8 @@
 // SafetensorsFile against the real MiniLM checkpoint (golden from safetensors.safe_open via
 // scripts/reference/safetensors_golden.py), the small fixture, and sharded-index validation.
+// Regenerate the golden with scripts/reference/safetensors_golden.py. Index tests build
+// tiny shards in a temp folder so each rule (path escape, missing shard, unmapped or
+// doubly-stored tensor, duplicate map key) is exercised in isolation.
 import Foundation
 import LCCore
 @testable import LCFormats

@@ -1,5 +1,8 @@
 // StrictJSON: ordered members, duplicate-key rejection, exact integers, escapes and the
 // things JSONSerialization accepts or silently resolves but a strict parser must reject.
+// Also cross-checks numbers against JSONSerialization on documents both accept.
+// The reject list is the contract other modules (config.json, index files) rely on.
+// Each case asserts the specific message, not just that parsing failed.
 import Foundation
 import LCCore
 @testable import LCFormats

@@ -1,6 +1,8 @@
 // Shared helpers for LCFormats tests: locating committed fixtures from #filePath, the real
 // model cache ($LAYERCARD_CACHE), and asserting that a call throws `LCError.format` for a file.
 // Not a mock layer: every test reads real bytes from disk.
+// Fixture paths are resolved from the repository root so tests run from any directory.
+// Missing real models are a failure with a set-up hint, never a silent skip.
 import Foundation
 import LCCore
 @testable import LCFormats

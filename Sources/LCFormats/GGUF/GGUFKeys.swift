@@ -1,6 +1,8 @@
 // GGUF metadata key names as namespaced constants, after gguf-py's `Keys`. Per-architecture
 // keys are templates containing "{arch}"; resolve them with `GGUFKeys.resolve(_:arch:)`.
 // Deliberately only the keys LayerCard reads or validates, not gguf-py's full list.
+// Values are read via GGUFFile.metadata; integer keys may be stored as any integer width
+// (gguf-py writes u32 for counts), so use GGUFValue.int rather than matching a case.
 import Foundation
 
 public enum GGUFKeys {

@@ -32,6 +32,9 @@ public struct GGUFFile: Sendable {
     /// ggml's GGML_MAX_NAME: names must be strictly shorter (gguf.cpp rejects length >= 64).
     public static let maxNameBytes = 64
     public static let defaultAlignment = 32
+    /// Cap on metadata array length. Real vocabularies are < 1M entries; a hostile file could
+    /// otherwise turn 1 GB of u8 into 1G boxed values (~40x memory amplification).
+    public static let maxArrayCount = 1 << 24
 
     /// Reads and validates the header of the GGUF file at `url`.
     /// - Throws: `LCError.io` if the file cannot be opened; `LCError.format` naming the file and
@@ -198,6 +201,9 @@ public struct GGUFFile: Sendable {
             let minSize = elem.scalarSize ?? 8
             guard count <= UInt64(c.remaining / minSize) else {
                 throw LCError.format(path: c.path, message: "metadata key '\(key)': array count \(count) exceeds the \(c.remaining) bytes left in the file")
+            }
+            guard count <= UInt64(GGUFFile.maxArrayCount) else {
+                throw LCError.format(path: c.path, message: "metadata key '\(key)': array count \(count) exceeds the limit of \(GGUFFile.maxArrayCount) elements")
             }
             var out: [GGUFValue] = []
             out.reserveCapacity(Int(count))

@@ -2,6 +2,7 @@
 // finds every part next to the first, reads each, and checks they belong together via the
 // `split.no` (0-based), `split.count` and `split.tensors.count` keys. Not a merger: tensors
 // keep pointing into their own part file. A plain (unsplit) GGUF reads as a one-part set.
+// Missing parts are an error naming the expected file path.
 import Foundation
 import LCCore
 

@@ -1,6 +1,8 @@
 // A decoded GGUF metadata value. All integer widths collapse to `.uint`/`.int`, f32/f64 to
 // `.float`; `GGUFValueType` keeps the on-disk type id for callers that care (e.g. dumps).
 // Deliberately small: no writer support and no nested arrays (the reader rejects them).
+// Accessors are lenient about width (`int` accepts any integer storage) but never coerce
+// between kinds (a string "3" is not an int).
 import Foundation
 
 /// On-disk GGUF metadata value type ids.

@@ -2,6 +2,7 @@
 // confines shard names to the index's folder, reads each shard once and cross-checks that
 // the map and the shards agree exactly (no missing, unmapped or doubly-stored tensors).
 // Deliberately not here: `pytorch_model.bin.index.json` (same shape, handled by the .bin reader).
+// Errors name the index or the shard at fault and the tensor involved.
 import Foundation
 import LCCore
 
