@@ -29,6 +29,12 @@ final class SafetensorsTests: XCTestCase {
         }
     }
 
+    /// The dtype table equals the one probed from safetensors.safe_open (name and bit size).
+    func testDTypeTableMatchesReference() throws {
+        let g = try XCTUnwrap(Fixtures.json("golden/minilm_safetensors.json")["dtype_bits"]?.object)
+        XCTAssertEqual(SafetensorsDType.bits, Dictionary(uniqueKeysWithValues: g.map { ($0.0, $0.1.int ?? -1) }))
+    }
+
     func testSmallFixture() throws {
         let f = try SafetensorsFile.read(url: Fixtures.url("formats/small.safetensors"))
         XCTAssertEqual(f.metadata, ["format": "pt", "note": "fixture"])
