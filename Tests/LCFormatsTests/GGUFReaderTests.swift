@@ -114,6 +114,7 @@ final class GGUFReaderTests: XCTestCase {
         XCTAssertNil(GGUFSplit.parseName("model.gguf"))
         XCTAssertNil(GGUFSplit.parseName("m-00004-of-00003.gguf"))
         XCTAssertNil(GGUFSplit.parseName("m-0001-of-00003.gguf"))
+        XCTAssertNil(GGUFSplit.parseName("m-+0001-of-00003.gguf"))
         XCTAssertEqual(GGUFSplit.partName(stem: "m", index: 2, count: 12), "m-00002-of-00012.gguf")
     }
 

@@ -21,7 +21,7 @@ public struct GGUFSplit: Sendable {
         let parts = base.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[parts.count - 2] == "of" else { return nil }
         let a = parts[parts.count - 3], b = parts[parts.count - 1]
-        guard a.count == 5, b.count == 5, a.allSatisfy(\.isASCII), b.allSatisfy(\.isASCII),
+        guard a.count == 5, b.count == 5, (a + b).allSatisfy({ $0.isASCII && $0.isNumber }),
               let i = Int(a), let n = Int(b), i >= 1, n >= 1, i <= n else { return nil }
         return (parts.dropLast(3).joined(separator: "-"), i, n)
     }
