@@ -30,16 +30,25 @@ enum Fixtures {
         }
     }()
 
-    /// golden.json: name → (with_special, without_special, HF decode of without_special).
-    static let golden: [String: (with: [[Int]], without: [[Int]], decoded: [String])] = {
+    nonisolated(unsafe) static let goldenRoot: [String: Any] = {  // read-only after first use
         guard let d = try? Data(contentsOf: url("golden.json")),
-              let root = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-              let toks = root["tokenizers"] as? [String: Any] else { return [:] }
-        var out: [String: (with: [[Int]], without: [[Int]], decoded: [String])] = [:]
+              let root = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
+        return root
+    }()
+
+    /// Seeded random strings of hard pieces (see tokenizer_golden.py `fuzz_texts`).
+    static var fuzzTexts: [String] { goldenRoot["fuzz_texts"] as? [String] ?? [] }
+
+    typealias Golden = (with: [[Int]], without: [[Int]], decoded: [String], fuzz: [[Int]])
+
+    /// golden.json: name → ids with/without special tokens, HF decode of the latter, fuzz ids (no specials).
+    static let golden: [String: Golden] = {
+        guard let toks = goldenRoot["tokenizers"] as? [String: Any] else { return [:] }
+        var out: [String: Golden] = [:]
         for (k, v) in toks {
             guard let e = v as? [String: Any], let w = e["with_special"] as? [[Int]], let wo = e["without_special"] as? [[Int]],
-                  let dec = e["decoded"] as? [String] else { continue }
-            out[k] = (w, wo, dec)
+                  let dec = e["decoded"] as? [String], let fz = e["fuzz_without_special"] as? [[Int]] else { continue }
+            out[k] = (w, wo, dec, fz)
         }
         return out
     }()
@@ -100,8 +109,17 @@ func assertGolden(_ tok: Tokenizer, _ name: String, roundTrip: ((String) -> Stri
             }
         }
     }
+    let fuzz = Fixtures.fuzzTexts
+    XCTAssertEqual(fuzz.count, g.fuzz.count, "fuzz golden size differs for \(name)", file: file, line: line)
+    for (i, s) in fuzz.enumerated() where i < g.fuzz.count {
+        let got = tok.encode(s, addSpecialTokens: false)
+        if got != g.fuzz[i] {
+            mismatches += 1
+            if first == nil { first = "\(name) fuzz #\(i) \(s.debugDescription)\n  want \(g.fuzz[i])\n  got  \(got)" }
+        }
+    }
     XCTAssertEqual(mismatches, 0, first ?? "", file: file, line: line)
-    print("[golden] \(name): \(corpus.count) strings, \(mismatches) mismatches")
+    print("[golden] \(name): \(corpus.count) corpus + \(fuzz.count) fuzz strings, \(mismatches) mismatches")
     return mismatches
 }
 

@@ -16,6 +16,7 @@ Usage: python3 scripts/reference/tokenizer_golden.py
 """
 import json
 import os
+import random
 import sys
 
 import gguf
@@ -41,18 +42,36 @@ Numbers: 1 22 333 4444 55555 2024-11-24 3.14 1,000,000. Hello hello HELLO world 
 """
 
 
+FUZZ_COUNT = 300
+FUZZ_POOL = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") * 3
+             + [" ", " ", " ", "  ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u000b", "\u0085", "\u2028", "\u3000",
+                ".", ",", "!", "?", "'", "\"", "(", ")", "{", "}", "-", "_", "/", "\\", "#", "$", "%", "&", "*", "+", "=",
+                "'s", "'LL", "'re", "'T", "\u0301", "\u0308", "e\u0301", "\u00e9", "\u00c5", "\u212b", "\ufb01",
+                "中", "文", "字", "日本", "ก", "า", "ม", "ع", "ر", "ب", "ह", "ि", "न", "한", "국", "Ж", "ё", "Σ", "ς", "İ",
+                "😀", "👍", "\U0001F3FD", "\u200d", "🇫", "🇷", "∑", "≤", "１", "٣", "½", "²",
+                "<|im_start|>", "<|endoftext|>", "[CLS]", "[SEP]", "<mask>", "[[x]]", "<R>", "hello world", "Café",
+                "<|begin_of_text|>", "<|eot_id|>", "##", "\x00", "\ufffd", "\u00ad"])
+
+
+def fuzz_texts():
+    """Seeded random strings built from hard pieces (deterministic across runs)."""
+    rng = random.Random(20261124)
+    return ["".join(rng.choice(FUZZ_POOL) for _ in range(rng.randint(1, 40))) for _ in range(FUZZ_COUNT)]
+
+
 def load_corpus():
     with open(os.path.join(FIX, "corpus.jsonl"), encoding="utf-8") as f:
         return [json.loads(line)["text"] for line in f if line.strip()]
 
 
-def encode_all(tok, texts):
+def encode_all(tok, texts, fuzz):
     without = [tok.encode(t, add_special_tokens=False).ids for t in texts]
     return {
         "with_special": [tok.encode(t, add_special_tokens=True).ids for t in texts],
         "without_special": without,
         # HF decode of the ids without special tokens, keeping any special tokens found in the text
         "decoded": [tok.decode(ids, skip_special_tokens=False) for ids in without],
+        "fuzz_without_special": [tok.encode(t, add_special_tokens=False).ids for t in fuzz],
     }
 
 
@@ -184,7 +203,9 @@ def smollm2_from_gguf():
 
 def main():
     texts = load_corpus()
-    golden = {"tokenizers_version": __import__("tokenizers").__version__, "count": len(texts), "tokenizers": {}}
+    fuzz = fuzz_texts()
+    golden = {"tokenizers_version": __import__("tokenizers").__version__, "count": len(texts), "fuzz_texts": fuzz,
+              "tokenizers": {}}
     g = golden["tokenizers"]
 
     mini = os.path.join(MODELS, "all-MiniLM-L6-v2")
@@ -193,14 +214,14 @@ def main():
     t = Tokenizer.from_file(os.path.join(mini, "tokenizer.json"))
     t.no_truncation()
     t.no_padding()
-    g["minilm_json"] = encode_all(t, texts)
+    g["minilm_json"] = encode_all(t, texts, fuzz)
     t = BertWordPieceTokenizer(os.path.join(mini, "vocab.txt"), lowercase=True)
-    g["minilm_vocab"] = encode_all(t, texts)
+    g["minilm_vocab"] = encode_all(t, texts, fuzz)
 
-    g["smollm2"] = encode_all(smollm2_from_gguf(), texts)
-    g["gpt2_synth"] = encode_all(gpt2_synth(texts), texts)
-    g["llama3_synth"] = encode_all(llama3_synth(texts), texts)
-    g["qwen2_synth"] = encode_all(qwen2_synth(texts), texts)
+    g["smollm2"] = encode_all(smollm2_from_gguf(), texts, fuzz)
+    g["gpt2_synth"] = encode_all(gpt2_synth(texts), texts, fuzz)
+    g["llama3_synth"] = encode_all(llama3_synth(texts), texts, fuzz)
+    g["qwen2_synth"] = encode_all(qwen2_synth(texts), texts, fuzz)
 
     with open(os.path.join(FIX, "golden.json"), "w", encoding="utf-8") as f:
         json.dump(golden, f, separators=(",", ":"))
