@@ -14,7 +14,8 @@ extension ByteLevelBPETokenizer {
     ///   - merges: `tokenizer.ggml.merges`, `"a b"` in rank order (a space inside a part is stored as U+0120).
     ///   - tokenTypes: `tokenizer.ggml.token_type`; control (3) and user-defined (4) tokens are split out first
     ///     by exact match, like HF added tokens.
-    ///   - pre: `tokenizer.ggml.pre`: "default"/"gpt-2"/"gpt2", "llama-bpe"/"llama3"/"llama-v3", "qwen2", "smollm".
+    ///   - pre: `tokenizer.ggml.pre`: "gpt-2"/"gpt2" (GPT-2 regex), "default" or "" (llama.cpp's four-regex
+    ///     fallback, not the GPT-2 regex), "llama-bpe"/"llama3"/"llama-v3", "qwen2", "smollm".
     ///   - bosID, eosID: `tokenizer.ggml.bos_token_id` / `eos_token_id`.
     ///   - addBOS, addEOS: `tokenizer.ggml.add_bos_token` / `add_eos_token` (for "llama-bpe" a missing flag means true;
     ///     pass what the file says).
@@ -26,8 +27,12 @@ extension ByteLevelBPETokenizer {
         var normalizer = Normalizer.identity
         var ignoreMerges = false
         switch pre {
-        case "default", "gpt-2", "gpt2":
+        case "gpt-2", "gpt2":
             steps = [.byteLevel(addPrefixSpace: false, regex: try CompiledRegex(PreTokenizerPattern.gpt2, path: path))]
+        case "default", "":
+            // llama.cpp's fallback (also used when the key is missing): a cascade of four regex splits.
+            steps = try PreTokenizerPattern.llamaCppDefault.map { .split(try CompiledRegex($0, path: path), .isolated, invert: false) }
+                + [.byteLevel(addPrefixSpace: false, regex: nil)]
         case "llama-bpe", "llama3", "llama-v3":
             steps = [.split(try CompiledRegex(PreTokenizerPattern.llama3, path: path), .isolated, invert: false),
                      .byteLevel(addPrefixSpace: false, regex: nil)]

@@ -11,6 +11,13 @@ public enum PreTokenizerPattern {
     public static let gpt2 = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
     /// Llama-3 (llama.cpp "llama-bpe").
     public static let llama3 = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    /// llama.cpp's "default" pre type: these four applied in turn, each isolating its matches.
+    public static let llamaCppDefault = [
+        #"[\p{P}\$\+<=>\^~\|]+"#,
+        #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"#,
+        #"\p{N}+"#,
+        #"[0-9][0-9][0-9]"#,
+    ]
     /// Qwen2 / Qwen3 (llama.cpp "qwen2").
     public static let qwen2 = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 }

@@ -56,16 +56,16 @@ enum Fixtures {
 
 extension Fixtures {
     /// SmolLM2's tokenizer from the exported GGUF metadata arrays.
-    static func smolLM2() throws -> ByteLevelBPETokenizer {
+    static func smolLM2(pre overridePre: String? = nil, addBOS overrideBOS: Bool? = nil) throws -> ByteLevelBPETokenizer {
         let d = try Data(contentsOf: Fixtures.url("smollm2_gguf_vocab.json"))
         guard let j = try JSONSerialization.jsonObject(with: d) as? [String: Any],
               let tokens = j["tokens"] as? [String], let merges = j["merges"] as? [String],
               let types = j["token_type"] as? [Int], let pre = j["pre"] as? String else {
             throw LCError.format(path: "smollm2_gguf_vocab.json", message: "unexpected layout")
         }
-        return try ByteLevelBPETokenizer.fromGGUF(tokens: tokens, merges: merges, tokenTypes: types, pre: pre,
+        return try ByteLevelBPETokenizer.fromGGUF(tokens: tokens, merges: merges, tokenTypes: types, pre: overridePre ?? pre,
                                                   bosID: j["bos"] as? Int, eosID: j["eos"] as? Int,
-                                                  addBOS: j["add_bos"] as? Bool ?? false, addEOS: j["add_eos"] as? Bool ?? false)
+                                                  addBOS: overrideBOS ?? (j["add_bos"] as? Bool ?? false), addEOS: j["add_eos"] as? Bool ?? false)
     }
 }
 
@@ -97,13 +97,14 @@ func assertGolden(_ tok: Tokenizer, _ name: String, roundTrip: ((String) -> Stri
                 if first == nil { first = "\(name) string #\(i) \(s.debugDescription) special=\(special)\n  want \(want)\n  got  \(got)" }
             }
         }
-        if i < g.decoded.count, tok.decode(g.without[i]) != g.decoded[i] {
+        // Compare scalars: String == is canonical equivalence and would hide NFC/NFD differences.
+        if i < g.decoded.count, !tok.decode(g.without[i]).unicodeScalars.elementsEqual(g.decoded[i].unicodeScalars) {
             mismatches += 1
             if first == nil { first = "\(name) decode #\(i) want \(g.decoded[i].debugDescription) got \(tok.decode(g.without[i]).debugDescription)" }
         }
         if let expected = roundTrip {
             let dec = tok.decode(tok.encode(s, addSpecialTokens: false))
-            if dec != expected(s) {
+            if !dec.unicodeScalars.elementsEqual(expected(s).unicodeScalars) {
                 mismatches += 1
                 if first == nil { first = "\(name) round trip #\(i) \(s.debugDescription) → \(dec.debugDescription)" }
             }
@@ -143,6 +144,26 @@ final class TokenizerGoldenTests: XCTestCase {
         XCTAssertEqual(tok.vocabSize, 49152)
         XCTAssertEqual(tok.bosID, 1)
         XCTAssertEqual(tok.eosID, 2)
+        assertGolden(tok, "smollm2", roundTrip: { $0 })
+    }
+
+    /// SmolLM2's GGUF vocab with each other `tokenizer.ggml.pre` name, against HF built as llama.cpp reads that name.
+    func testGGUFPreTokenizerNames() throws {
+        for pre in ["gpt-2", "default", "llama-bpe", "qwen2"] {
+            let tok = try Fixtures.smolLM2(pre: pre, addBOS: pre == "llama-bpe")
+            // NFC (qwen2) changes NFD input; the llama-bpe variant adds BOS only with special tokens.
+            assertGolden(tok, "gguf_\(pre)", roundTrip: pre == "qwen2" ? { $0.precomposedStringWithCanonicalMapping } : { $0 })
+        }
+    }
+
+    /// SmolLM2's equivalent tokenizer.json (1.6 MB, kept out of git for the fixture budget). Opt-in: set
+    /// LC_SMOLLM2_TOKENIZER_JSON to a file written by tokenizer_golden.py's `smollm2_from_gguf` (pair merges format).
+    func testSmolLM2TokenizerJSONOptIn() throws {
+        guard let p = ProcessInfo.processInfo.environment["LC_SMOLLM2_TOKENIZER_JSON"] else {
+            throw XCTSkip("set LC_SMOLLM2_TOKENIZER_JSON to run")
+        }
+        let tok = try ByteLevelBPETokenizer.fromTokenizerJSON(url: URL(fileURLWithPath: p))
+        XCTAssertEqual(tok.vocabSize, 49152)
         assertGolden(tok, "smollm2", roundTrip: { $0 })
     }
 

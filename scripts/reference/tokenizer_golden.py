@@ -12,7 +12,9 @@ Reads Tests/Fixtures/tokenizers/corpus.jsonl and writes, under Tests/Fixtures/to
 Real models come from $LAYERCARD_CACHE (default ~/.cache/layercard)/models (run scripts/setup.sh).
 Padding and truncation stored in MiniLM's tokenizer.json are switched off: LCTokenizers returns the full
 id sequence and leaves length policy to callers.
-Usage: python3 scripts/reference/tokenizer_golden.py
+Golden also covers SmolLM2's GGUF vocab re-read with pre = gpt-2 / default / llama-bpe / qwen2, each built in HF
+as llama.cpp interprets that name, so every fromGGUF pre-tokenizer path is checked with a real vocab.
+Usage: python3 scripts/reference/tokenizer_golden.py [--smollm2-json-out /tmp/smollm2_tokenizer.json]
 """
 import json
 import os
@@ -28,6 +30,8 @@ FIX = os.path.join(ROOT, "Tests", "Fixtures", "tokenizers")
 CACHE = os.environ.get("LAYERCARD_CACHE", os.path.expanduser("~/.cache/layercard"))
 MODELS = os.path.join(CACHE, "models")
 MAX_BYTES = 2 * 1024 * 1024
+# --smollm2-json-out PATH also writes SmolLM2's equivalent tokenizer.json there (for the opt-in Swift test)
+JSON_OUT = sys.argv[sys.argv.index("--smollm2-json-out") + 1] if "--smollm2-json-out" in sys.argv else None
 
 GPT2_RE = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -198,6 +202,41 @@ def smollm2_from_gguf():
         print(f"smollm2_tokenizer.json NOT written: {len(s.encode('utf-8'))} bytes + GGUF vocab exceed 2 MB")
         if os.path.exists(out):
             os.remove(out)
+    if JSON_OUT:
+        with open(JSON_OUT, "w", encoding="utf-8") as f:
+            f.write(s)
+    return tok, (tokens, merges, ttype)
+
+
+# llama.cpp llama-vocab.cpp "default" pre type: four regexes applied in turn, each isolating its matches.
+LLAMACPP_DEFAULT = [r"[\p{P}\$\+<=>\^~\|]+",
+                    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)",
+                    r"\p{N}+", r"[0-9][0-9][0-9]"]
+
+
+def gguf_variant(vocab_parts, pre):
+    """SmolLM2's GGUF vocab with another tokenizer.ggml.pre, built as llama.cpp interprets that name."""
+    tokens, merges, ttype = vocab_parts
+    vocab = {t: i for i, t in enumerate(tokens)}
+    pairs = [tuple(m.split(" ")) for m in merges]
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, ignore_merges=(pre == "llama-bpe")))
+    split = lambda r: pre_tokenizers.Split(Regex(r), behavior="isolated", invert=False)
+    raw_bytes = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    if pre == "gpt-2":
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    elif pre == "default":
+        tok.pre_tokenizer = pre_tokenizers.Sequence([split(r) for r in LLAMACPP_DEFAULT] + [raw_bytes])
+    elif pre == "llama-bpe":
+        tok.pre_tokenizer = pre_tokenizers.Sequence([split(LLAMA3_RE), raw_bytes])
+        # the Swift test passes addBOS=true with bos id 1 for this variant
+        tok.post_processor = processors.TemplateProcessing(single=f"{tokens[1]} $A", special_tokens=[(tokens[1], 1)])
+    elif pre == "qwen2":
+        tok.normalizer = normalizers.NFC()
+        tok.pre_tokenizer = pre_tokenizers.Sequence([split(QWEN2_RE), raw_bytes])
+    else:
+        raise ValueError(pre)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, ttype) if k == 3])
     return tok
 
 
@@ -218,7 +257,10 @@ def main():
     t = BertWordPieceTokenizer(os.path.join(mini, "vocab.txt"), lowercase=True)
     g["minilm_vocab"] = encode_all(t, texts, fuzz)
 
-    g["smollm2"] = encode_all(smollm2_from_gguf(), texts, fuzz)
+    smol, parts = smollm2_from_gguf()
+    g["smollm2"] = encode_all(smol, texts, fuzz)
+    for pre in ["gpt-2", "default", "llama-bpe", "qwen2"]:
+        g[f"gguf_{pre}"] = encode_all(gguf_variant(parts, pre), texts, fuzz)
     g["gpt2_synth"] = encode_all(gpt2_synth(texts), texts, fuzz)
     g["llama3_synth"] = encode_all(llama3_synth(texts), texts, fuzz)
     g["qwen2_synth"] = encode_all(qwen2_synth(texts), texts, fuzz)
