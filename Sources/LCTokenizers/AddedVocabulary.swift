@@ -5,12 +5,19 @@
 
 /// One token added on top of the model vocabulary (`added_tokens` entry of tokenizer.json).
 public struct AddedToken: Sendable, Equatable {
+    /// Token id.
     public var id: Int
+    /// Exact text matched in the input.
     public var content: String
+    /// Match only when not touching word characters (`\w`) on either side.
     public var singleWord: Bool
+    /// Absorb whitespace to the left of a match.
     public var lstrip: Bool
+    /// Absorb whitespace to the right of a match.
     public var rstrip: Bool
+    /// Match against the normalized text (true) or the raw text (false).
     public var normalized: Bool
+    /// Special (control) token; kept by `decode` as HF does with skip_special_tokens=False.
     public var special: Bool
 
     public init(id: Int, content: String, singleWord: Bool = false, lstrip: Bool = false, rstrip: Bool = false,

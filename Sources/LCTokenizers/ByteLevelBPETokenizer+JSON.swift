@@ -147,7 +147,10 @@ extension ByteLevelBPETokenizer {
     /// - Throws: `LCError.io`/`.format` for unreadable or malformed files, `.unsupported` naming any
     ///   component (normalizer, pre-tokenizer, post-processor, BPE option) not reproduced exactly.
     public static func fromTokenizerJSON(url: URL, bosToken: String? = nil, eosToken: String? = nil) throws -> ByteLevelBPETokenizer {
-        let j = try TokenizerJSON(url: url)
+        try from(TokenizerJSON(url: url), bosToken: bosToken, eosToken: eosToken)
+    }
+
+    static func from(_ j: TokenizerJSON, bosToken: String?, eosToken: String?) throws -> ByteLevelBPETokenizer {
         guard let m = j.root["model"] as? [String: Any] else { throw j.fail("model", "missing") }
         guard (m["type"] as? String ?? "BPE") == "BPE" else { throw j.unsupported("model type '\(m["type"] ?? "?")' (expected BPE)") }
         if m["byte_fallback"] as? Bool == true { throw j.unsupported("BPE byte_fallback=true") }

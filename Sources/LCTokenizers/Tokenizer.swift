@@ -19,6 +19,19 @@ public protocol Tokenizer: Sendable {
     var eosID: Int? { get }
 }
 
+/// Loads a HF tokenizer.json, choosing the implementation by `model.type`: "BPE" → `ByteLevelBPETokenizer`,
+/// "WordPiece" → `WordPieceTokenizer`.
+/// - Throws: `LCError.unsupported` naming any other model type or unsupported component; `.io`/`.format` otherwise.
+public func loadTokenizerJSON(url: URL, bosToken: String? = nil, eosToken: String? = nil) throws -> any Tokenizer {
+    let j = try TokenizerJSON(url: url)
+    let type = (j.root["model"] as? [String: Any])?["type"] as? String
+    switch type {
+    case "WordPiece": return try WordPieceTokenizer.from(j)
+    case "BPE", nil: return try ByteLevelBPETokenizer.from(j, bosToken: bosToken, eosToken: eosToken)
+    case let other?: throw LCError.unsupported(path: url.path, message: "tokenizer model '\(other)'")
+    }
+}
+
 /// Unicode character classes as Rust's `char` methods define them (HF `tokenizers` is Rust).
 enum UnicodeClass {
     /// Rust `char::is_whitespace`: the Unicode White_Space property.

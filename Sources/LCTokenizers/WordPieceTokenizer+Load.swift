@@ -9,7 +9,10 @@ extension WordPieceTokenizer {
     /// - Throws: `LCError.io`/`.format` for unreadable or malformed files; `.unsupported` naming a component
     ///   (normalizer, pre-tokenizer, model, post-processor) that is not BERT's.
     public static func fromTokenizerJSON(url: URL) throws -> WordPieceTokenizer {
-        let j = try TokenizerJSON(url: url)
+        try from(TokenizerJSON(url: url))
+    }
+
+    static func from(_ j: TokenizerJSON) throws -> WordPieceTokenizer {
         guard let m = j.root["model"] as? [String: Any] else { throw j.fail("model", "missing") }
         guard m["type"] as? String == "WordPiece" else { throw j.unsupported("model type '\(m["type"] ?? "?")' (expected WordPiece)") }
         let vocab = try j.vocab(m)
