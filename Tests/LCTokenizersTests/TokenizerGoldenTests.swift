@@ -1,6 +1,7 @@
-// Golden-id tests: every corpus string encoded by LCTokenizers must equal the ids HF `tokenizers`
-// produced (scripts/reference/tokenizer_golden.py), with and without special tokens, for MiniLM
-// (tokenizer.json and vocab.txt), SmolLM2 (GGUF metadata) and synthetic GPT-2/Llama-3/Qwen2 files.
+// Golden-id tests: every corpus string (and 300 seeded fuzz strings) encoded by LCTokenizers must equal
+// the ids HF `tokenizers` produced (scripts/reference/tokenizer_golden.py), with and without special
+// tokens, and decode must equal HF decode, for MiniLM (tokenizer.json, vocab.txt), SmolLM2 (GGUF
+// metadata, plus its vocab under every other supported pre name) and synthetic GPT-2/Llama-3/Qwen2 files.
 import Foundation
 import LCCore
 import XCTest
