@@ -124,6 +124,7 @@ final class TorchCheckpointTests: XCTestCase {
                 case .unsupported: kindOK = want["kind"] == "unsupported"
                 default: kindOK = false
                 }
+                if ProcessInfo.processInfo.environment["LC_PRINT_ERRORS"] != nil { print("MSG \(file): \(e)") }
                 XCTAssertTrue(kindOK, "\(file): wrong kind: \(e)")
                 XCTAssertTrue(e.description.contains(url.path), "\(file): path missing in \(e)")
                 XCTAssertTrue(e.description.contains(want["contains"] ?? "\u{0}"), "\(file): '\(want["contains"] ?? "")' missing in \(e)")
