@@ -38,6 +38,14 @@ public enum Pickle {
         return s
     }()
 
+    /// True for names in `allowedGlobals` and for any `torch.<X>Storage` class name (storage
+    /// classes only tag a dtype; unknown ones are reported by the checkpoint reader as unsupported).
+    public static func isAllowed(module: String, name: String) -> Bool {
+        if allowedGlobals.contains("\(module).\(name)") { return true }
+        return module == "torch" && name.hasSuffix("Storage") && name.count <= 64
+            && name.unicodeScalars.allSatisfy { (("0"..."9").contains($0) || ("A"..."Z").contains($0) || ("a"..."z").contains($0) || $0 == "_") }
+    }
+
     /// Parses one pickle from `bytes` (up to and including STOP).
     /// - Parameter path: file named in errors.
     /// - Throws: `LCError.format(path:, message: "pickle: …")` for a forbidden global, an unknown
@@ -114,7 +122,7 @@ private struct Machine {
     }
     mutating func global(_ module: String, _ name: String) throws {
         let full = "\(module).\(name)"
-        guard Pickle.allowedGlobals.contains(full) else { throw fail("forbidden global '\(full)' at offset \(opOffset)") }
+        guard Pickle.isAllowed(module: module, name: name) else { throw fail("forbidden global '\(full)' at offset \(opOffset)") }
         try push(.leaf(.global(module: module, name: name)))
     }
     mutating func line() throws -> String {

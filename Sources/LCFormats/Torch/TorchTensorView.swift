@@ -36,7 +36,9 @@ extension TorchCheckpoint {
               let key = s[2].stringValue, let numel64 = s[4].intValue else {
             throw bad("storage is not a ('storage', class, key, location, numel) persistent id")
         }
-        guard mod == "torch", let (dtype, elem) = storageDTypes[cls] else { throw bad("unsupported storage type '\(mod).\(cls)'") }
+        guard mod == "torch", let (dtype, elem) = storageDTypes[cls] else {
+            throw LCError.unsupported(path: path, message: "tensor '\(name)': storage type '\(mod).\(cls)' is not supported (supported: \(storageDTypes.keys.sorted().joined(separator: ", ")))")
+        }
         guard numel64 >= 0, numel64 < Int64(Int.max) else { throw bad("storage '\(key)' has invalid numel \(numel64)") }
         let storageNumel = Int(numel64)
         let recordName = "\(p)/data/\(key)"

@@ -28,9 +28,15 @@ public struct ZipEntry: Sendable, Equatable {
 public struct ZipDirectory: Sendable {
     /// Entries in central-directory order.
     public let entries: [ZipEntry]
+    private let index: [String: Int]
+
+    init(entries: [ZipEntry]) {
+        self.entries = entries
+        index = Dictionary(entries.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
 
     /// Entry with exactly this name, if any.
-    public func entry(named name: String) -> ZipEntry? { entries.first { $0.name == name } }
+    public func entry(named name: String) -> ZipEntry? { index[name].map { entries[$0] } }
 
     static let eocdSig: UInt32 = 0x0605_4B50
     static let eocd64Sig: UInt32 = 0x0606_4B50
