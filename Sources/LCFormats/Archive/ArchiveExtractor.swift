@@ -86,7 +86,7 @@ public enum ArchiveExtractor {
             if archive_entry_hardlink(entry) != nil { throw reject("hard links are not extracted (re-create the archive without links)") }
             switch type {
             case 0o040000:  // directory
-                if !components.isEmpty { try closeFD(try openDirs(rootFD, components, name: name, reject: reject)) }
+                if !components.isEmpty { close(try openDirs(rootFD, components, name: name, reject: reject)) }
                 continue
             case 0o100000: break  // regular file
             case 0o120000: throw reject("symbolic links are not extracted (re-create the archive with dereferenced links, e.g. tar -h)")
@@ -158,8 +158,6 @@ public enum ArchiveExtractor {
         }
         return fd
     }
-
-    static func closeFD(_ fd: Int32) throws { close(fd) }
 
     /// True if `url` looks like an archive this extractor handles: tar (ustar magic), gzip, zstd,
     /// xz, bzip2, or a zip that is not a torch.save checkpoint (check `TorchCheckpoint.isTorchZip`

@@ -100,15 +100,29 @@ extension TorchCheckpoint {
             throw LCError.format(path: file.path, message: "tensor '\(t.name)': unknown dtype \(t.dtype)")
         }
         let src = try file.slice(offset: t.offset, count: t.bytes, what: "tensor '\(t.name)'")
-        guard let strides = t.strides else { return Array(src) }
-        let n = t.elementCount
-        var out = [UInt8](repeating: 0, count: n * elem)
+        func bad(_ m: String) -> LCError { .format(path: file.path, message: "tensor '\(t.name)': \(m)") }
+        var n = 1
+        for d in t.shape {
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            guard d >= 0, !o else { throw bad("invalid shape \(t.shape)") }
+            n = p
+        }
+        let (total, o) = n.multipliedReportingOverflow(by: elem)
+        guard !o else { throw bad("invalid shape \(t.shape)") }
+        guard let strides = t.strides else {
+            guard total == src.count else { throw bad("\(t.bytes) bytes declared for \(n) contiguous \(t.dtype) elements") }
+            return Array(src)
+        }
+        guard strides.count == t.shape.count, strides.allSatisfy({ $0 >= 0 && $0 <= src.count }) else {
+            throw bad("strides \(strides) do not fit shape \(t.shape)")
+        }
+        var out = [UInt8](repeating: 0, count: total)
         var idx = [Int](repeating: 0, count: t.shape.count)
         for i in 0..<n {
-            var e = 0
-            for d in 0..<idx.count { e += idx[d] * strides[d] }
-            let from = e * elem
-            guard from >= 0, from + elem <= src.count else {
+            var e = 0  // bounded: idx[d] < shape[d] (≤ 2^31) and strides[d] ≤ src.count, checked below per element
+            for d in 0..<idx.count { e &+= idx[d] &* strides[d] }
+            let from = e &* elem
+            guard from >= 0, from <= src.count - elem else {
                 throw LCError.format(path: file.path, message: "tensor '\(t.name)': element \(i) lies outside its declared span")
             }
             for b in 0..<elem { out[i * elem + b] = src[from + b] }
