@@ -43,9 +43,13 @@ private struct RealIndex: Decodable {
 
 /// Float32 buffer → little-endian bytes (for hashing like numpy's `tobytes()`).
 private func leBytes(_ x: [Float]) -> Data {
+    #if _endian(little)
+    return x.withUnsafeBufferPointer { Data(buffer: $0) }
+    #else
     var d = Data(capacity: x.count * 4)
     for v in x { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
     return d
+    #endif
 }
 
 final class DequantTests: XCTestCase {
