@@ -1,7 +1,6 @@
 // Dequantizers for the table-free newer types: IQ4_NL, IQ4_XS (non-linear 4-bit codebook of 16
 // values), TQ1_0/TQ2_0 (ternary) and MXFP4 (e2m1 with an e8m0 block exponent). Scalar
-// references following gguf-py `dequantize_blocks`. The grid-based i-quants (IQ1_*, IQ2_*, IQ3_*)
-// need 256–2048-entry codebooks and are deliberately not implemented.
+// references following gguf-py `dequantize_blocks`. The grid-based i-quants are in DequantIQ.swift.
 import Foundation
 
 /// ggml `kvalues_iq4nl`: the 16 non-linear levels of IQ4_NL / IQ4_XS.

@@ -1,5 +1,5 @@
 // GGUF tensor bytes → Float32: the public entry points, size checks and the per-row
-// parallel driver. The per-type kernels live in DequantLegacy / DequantKQuants / DequantOther.
+// parallel driver. The per-type kernels live in DequantLegacy / DequantKQuants / DequantIQ / DequantOther.
 // Bit-exact with gguf-py `gguf.quants.dequantize` (and so ggml): same float32 operation order.
 // Deliberately not here: quantization to GGML types, dot products, anything model-specific.
 import Foundation
@@ -7,7 +7,7 @@ import LCCore
 
 public enum Dequantize {
     /// Elements per block and bytes per block of a GGML type id, or nil when the id cannot be
-    /// dequantized by LayerCard (unknown, removed, or an unsupported type such as IQ2_XXS).
+    /// dequantized by LayerCard (unknown, removed, or an unsupported type such as Q8_1 or NVFP4).
     public static func bytesPerBlock(typeID: UInt32) -> (block: Int, bytes: Int)? {
         QuantKind(rawValue: typeID)?.geometry
     }
@@ -120,6 +120,13 @@ public enum Dequantize {
         case .q6_K: dequantQ6_K(s, y, nBlocks)
         case .q8_K: dequantQ8_K(s, y, nBlocks)
         case .iq4_NL: dequantIQ4_NL(s, y, nBlocks)
+        case .iq2_XXS: dequantIQ2_XXS(s, y, nBlocks)
+        case .iq2_XS: dequantIQ2_XS(s, y, nBlocks)
+        case .iq2_S: dequantIQ2_S(s, y, nBlocks)
+        case .iq3_XXS: dequantIQ3_XXS(s, y, nBlocks)
+        case .iq3_S: dequantIQ3_S(s, y, nBlocks)
+        case .iq1_S: dequantIQ1_S(s, y, nBlocks)
+        case .iq1_M: dequantIQ1_M(s, y, nBlocks)
         case .iq4_XS: dequantIQ4_XS(s, y, nBlocks)
         case .tq1_0: dequantTQ1_0(s, y, nBlocks)
         case .tq2_0: dequantTQ2_0(s, y, nBlocks)

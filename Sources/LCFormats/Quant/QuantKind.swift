@@ -9,7 +9,8 @@ enum QuantKind: UInt32, CaseIterable, Sendable {
     case f32 = 0, f16 = 1
     case q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8
     case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15
-    case iq4_NL = 20, iq4_XS = 23
+    case iq2_XXS = 16, iq2_XS = 17, iq3_XXS = 18, iq1_S = 19, iq4_NL = 20, iq3_S = 21, iq2_S = 22, iq4_XS = 23
+    case iq1_M = 29
     case i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28
     case bf16 = 30
     case tq1_0 = 34, tq2_0 = 35
@@ -36,6 +37,13 @@ enum QuantKind: UInt32, CaseIterable, Sendable {
         case .q6_K: return (256, 210)
         case .q8_K: return (256, 292)
         case .iq4_NL: return (32, 18)
+        case .iq2_XXS: return (256, 66)
+        case .iq2_XS: return (256, 74)
+        case .iq2_S: return (256, 82)
+        case .iq3_XXS: return (256, 98)
+        case .iq3_S: return (256, 110)
+        case .iq1_S: return (256, 50)
+        case .iq1_M: return (256, 56)
         case .iq4_XS: return (256, 136)
         case .tq1_0: return (256, 54)
         case .tq2_0: return (256, 66)
@@ -95,8 +103,6 @@ func unsupportedReason(_ id: UInt32) -> String {
     switch id {
     case 9:
         return "Q8_1 is ggml's internal dot-product operand; ggml has no dequantizer for it and its block size differs between ggml (36 bytes) and gguf-py (40 bytes)"
-    case 16, 17, 18, 19, 21, 22, 29:
-        return "the codebook (grid) i-quants are not implemented; requantize the model to a K-quant or Q8_0"
     case 40, 41, 42:
         return "this recent ggml type is not implemented"
     default:
