@@ -29,6 +29,7 @@ F16_FIELDS = {
     T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
     T.IQ4_NL: [0], T.IQ4_XS: [0], T.TQ1_0: [52], T.TQ2_0: [64], T.MXFP4: [],
     T.IQ2_XXS: [0], T.IQ2_XS: [0], T.IQ2_S: [0], T.IQ3_XXS: [0], T.IQ3_S: [0], T.IQ1_S: [0],
+    T.NVFP4: [],
     T.IQ1_M: [],   # d is spread over the top nibbles of scales[0..3]; set in random_blocks
 }
 QUANTIZABLE = {T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.TQ1_0, T.TQ2_0, T.MXFP4}
@@ -57,6 +58,9 @@ def random_blocks(qt, n):
         for w in range(4):
             sc[:, w] |= ((d >> np.uint16(4 * w)) & np.uint16(0xF)) << np.uint16(12)
         raw[:, 48:56] = sc.view(np.uint8).reshape(n, 8)
+    if qt == T.NVFP4:
+        raw[0, 0:4] = [0x00, 0x7F, 0xFF, 0x05]      # zero, the NaN code (read as 0), top bit set, subnormal
+        raw[1, 0:4] = [0x80, 0x08, 0x7E, 0x01]
     return raw
 
 
@@ -73,7 +77,7 @@ def write(name, qt_id, raw, expected, source):
 def block_types(index):
     for qt in [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K,
                T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4,
-               T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M]:
+               T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M, T.NVFP4]:
         block, size = gguf.GGML_QUANT_SIZES[qt]
         n_rand = 16 if block == 256 else 32
         parts = [random_blocks(qt, n_rand)]

@@ -1,6 +1,7 @@
 // Dequantizers for the table-free newer types: IQ4_NL, IQ4_XS (non-linear 4-bit codebook of 16
-// values), TQ1_0/TQ2_0 (ternary) and MXFP4 (e2m1 with an e8m0 block exponent). Scalar
-// references following gguf-py `dequantize_blocks`. The grid-based i-quants are in DequantIQ.swift.
+// values), TQ1_0/TQ2_0 (ternary), MXFP4 (e2m1 with an e8m0 block exponent) and NVFP4 (e2m1
+// with unsigned e4m3 scales per 16). Scalar references following gguf-py `dequantize_blocks`.
+// The grid-based i-quants are in DequantIQ.swift.
 import Foundation
 
 /// ggml `kvalues_iq4nl`: the 16 non-linear levels of IQ4_NL / IQ4_XS.
@@ -122,6 +123,35 @@ func dequantMXFP4(_ s: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ nBl
                 let q = u8(x, 1 + j)
                 out[j] = d * Float(kv[Int(q & 0x0F)])
                 out[j + 16] = d * Float(kv[Int(q >> 4)])
+            }
+        }
+    }
+}
+
+// MARK: - NVFP4: 64 elements, 36 bytes
+// struct block_nvfp4 { u8 d[4] /*0*/; u8 qs[32] /*4*/; }  four sub-blocks of 16 elements, each with
+// an unsigned e4m3 scale (bias 7; 0 and 0x7F read as 0; bit 7 ignored), halved like MXFP4's.
+// sub-block s: y[16s + j] = d_s * kv[lo(qs[8s+j])], y[16s + 8 + j] = d_s * kv[hi(qs[8s+j])]
+
+/// gguf-py `NVFP4.ue4m3_to_fp32`: the scale times 0.5 (all results exact in float32).
+@inline(__always) func ue4m3ToFloatHalf(_ x: UInt8) -> Float {
+    if x == 0 || x == 0x7F { return 0 }
+    let exp = Int((x >> 3) & 0x0F), man = Float(x & 7)
+    let raw = exp == 0 ? man * 0x1p-9 : (1 + man / 8) * Float(sign: .plus, exponent: exp - 7, significand: 1)
+    return raw * 0.5
+}
+
+func dequantNVFP4(_ s: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ nBlocks: Int) {
+    kvaluesMXFP4.withUnsafeBufferPointer { kv in
+        for b in 0..<nBlocks {
+            let x = s + b * 36, out = y + b * 64
+            for sb in 0..<4 {
+                let d = ue4m3ToFloatHalf(u8(x, sb))
+                for j in 0..<8 {
+                    let q = u8(x, 4 + 8 * sb + j)
+                    out[16 * sb + j] = d * Float(kv[Int(q & 0x0F)])
+                    out[16 * sb + 8 + j] = d * Float(kv[Int(q >> 4)])
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ import LCCore
 
 public enum Dequantize {
     /// Elements per block and bytes per block of a GGML type id, or nil when the id cannot be
-    /// dequantized by LayerCard (unknown, removed, or an unsupported type such as Q8_1 or NVFP4).
+    /// dequantized by LayerCard (unknown, removed, or an unsupported type such as Q8_1 or Q1_0).
     public static func bytesPerBlock(typeID: UInt32) -> (block: Int, bytes: Int)? {
         QuantKind(rawValue: typeID)?.geometry
     }
@@ -131,6 +131,7 @@ public enum Dequantize {
         case .tq1_0: dequantTQ1_0(s, y, nBlocks)
         case .tq2_0: dequantTQ2_0(s, y, nBlocks)
         case .mxfp4: dequantMXFP4(s, y, nBlocks)
+        case .nvfp4: dequantNVFP4(s, y, nBlocks)
         }
     }
 }

@@ -14,7 +14,7 @@ enum QuantKind: UInt32, CaseIterable, Sendable {
     case i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28
     case bf16 = 30
     case tq1_0 = 34, tq2_0 = 35
-    case mxfp4 = 39
+    case mxfp4 = 39, nvfp4 = 40
 
     /// (elements per block, bytes per block), as ggml's type_traits / gguf-py GGML_QUANT_SIZES.
     var geometry: (block: Int, bytes: Int) {
@@ -48,6 +48,7 @@ enum QuantKind: UInt32, CaseIterable, Sendable {
         case .tq1_0: return (256, 54)
         case .tq2_0: return (256, 66)
         case .mxfp4: return (32, 17)
+        case .nvfp4: return (64, 36)
         }
     }
 
@@ -103,8 +104,8 @@ func unsupportedReason(_ id: UInt32) -> String {
     switch id {
     case 9:
         return "Q8_1 is ggml's internal dot-product operand; ggml has no dequantizer for it and its block size differs between ggml (36 bytes) and gguf-py (40 bytes)"
-    case 40, 41, 42:
-        return "this recent ggml type is not implemented"
+    case 41, 42:
+        return "this recent ggml type has no reference dequantizer in gguf-py 0.19.0 to test against"
     default:
         return "unknown or removed ggml type id"
     }
