@@ -74,6 +74,15 @@ final class StorageQuantTests: XCTestCase {
                 XCTAssertEqual(F16.fromFloat(mine), h)
             }
         }
+        // fast path (lookup table used by F16 dequantization) == reference, NaN payloads included
+        XCTAssertEqual(F16.table.count, 65536)
+        XCTAssertEqual(F16.table.map(\.bitPattern), (0...UInt16.max).map { F16.toFloat($0).bitPattern })
+        let all = (0...UInt16.max).map { $0 }
+        var viaDequant = [Float](repeating: 0, count: 65536)
+        XCTAssertNoThrow(try all.withUnsafeBytes { s in
+            try viaDequant.withUnsafeMutableBufferPointer { try Dequantize.row(typeID: 1, s, into: $0, count: 65536) }
+        })
+        XCTAssertEqual(viaDequant.map(\.bitPattern), F16.table.map(\.bitPattern))
         XCTAssertEqual(F16.fromFloat(65520), 0x7C00)          // rounds to +Inf
         XCTAssertEqual(F16.fromFloat(1 + 0x1p-11), 0x3C00)    // tie → even
         XCTAssertEqual(F16.fromFloat(1 + 0x1p-10 + 0x1p-11), 0x3C02)

@@ -10,8 +10,9 @@ func dequantF32(_ s: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ n: In
     for i in 0..<n { y[i] = Float(bitPattern: u32(s, 4 * i)) }
 }
 
+/// Table lookup (`F16.table`); the reference is `F16.toFloat`, compared on all 65536 patterns in tests.
 func dequantF16(_ s: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { y[i] = F16.toFloat(u16(s, 2 * i)) }
+    F16.widen(s, y, count: n)
 }
 
 func dequantBF16(_ s: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ n: Int) {

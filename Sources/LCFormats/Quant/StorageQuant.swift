@@ -39,6 +39,20 @@ public enum F16 {
         return sign != 0 ? -mag : mag
     }
 
+    /// All 65536 halves widened by `toFloat` (256 KiB, built once on first use): the fast path
+    /// used by bulk F16 dequantization. Tests check it against `toFloat` for every pattern.
+    public static let table: [Float] = (0...UInt16.max).map { toFloat($0) }
+
+    /// Bulk widening through `table`; `dst` must hold at least `count` floats and `src` 2·count bytes.
+    static func widen(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        table.withUnsafeBufferPointer { t in
+            guard let tb = t.baseAddress else { return }
+            for i in 0..<count {
+                dst[i] = tb[Int(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))]
+            }
+        }
+    }
+
     /// Rounds to the nearest half, ties to even (Swift `Float16` conversion); overflow → ±Inf.
     @inline(__always)
     public static func fromFloat(_ x: Float) -> UInt16 { Float16(x).bitPattern }
