@@ -70,7 +70,8 @@ final class DequantTests: XCTestCase {
             }
             guard let geo = Dequantize.bytesPerBlock(typeID: e.type_id) else { XCTFail("\(e.type) unsupported"); continue }
             XCTAssertEqual(Dequantize.typeName(e.type_id), e.type)
-            XCTAssertEqual(raw.count / geo.bytes * geo.block, e.elements, "\(e.type) geometry")
+            XCTAssertEqual(geo.bytes * e.blocks, e.bytes, "\(e.type) bytes per block vs gguf-py")
+            XCTAssertEqual(geo.block * e.blocks, e.elements, "\(e.type) elements per block vs gguf-py")
 
             var out = [Float](repeating: .nan, count: e.elements)
             try raw.withUnsafeBytes { src in
