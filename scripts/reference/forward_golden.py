@@ -79,6 +79,7 @@ def minilm():
     from tokenizers import Tokenizer
     d = os.path.join(CACHE, "models", "all-MiniLM-L6-v2")
     tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
+    tok.no_padding()  # tokenizer.json pads to 128; the golden wants real lengths (Swift pads and masks itself)
     ids = [tok.encode(s).ids for s in SENTENCES]
     model = load(tf.BertModel, d)
     pooled = [model(torch.tensor([s])).last_hidden_state[0].mean(0).tolist() for s in ids]
@@ -149,8 +150,13 @@ def smollm2():
     save_file(tensors, os.path.join(CACHE, "derived", "smollm2-f32.safetensors"))
 
     rng = np.random.default_rng(11)
-    seqs = [[1, 9690, 28, 198, 4110, 314, 253, 1492, 30], rng.integers(0, cfg["vocab_size"], 24).tolist(),
-            [1, 504, 3458, 282, 4649, 314], rng.integers(0, cfg["vocab_size"], 40).tolist()]
+    # Natural text, tokenized once with transformers' GGUF tokenizer (AutoTokenizer gguf_file=...):
+    # "The capital of France is Paris. The capital of Germany is Berlin." and "def add(a, b):\n    return a + b\n";
+    # plus two random id sequences. Low loss on the text ones is the sanity check that Q/K un-permutation is right.
+    seqs = [[504, 3575, 282, 4649, 314, 7042, 30, 378, 3575, 282, 4521, 314, 11452, 30],
+            rng.integers(0, cfg["vocab_size"], 24).tolist(),
+            [1604, 803, 24, 81, 28, 278, 727, 472, 1003, 253, 1232, 278, 198],
+            rng.integers(0, cfg["vocab_size"], 40).tolist()]
     fdir = os.path.join(ROOT, "Tests", "Fixtures", "forward")
     os.makedirs(fdir, exist_ok=True)
     S, N = 0.0, 0
@@ -158,6 +164,7 @@ def smollm2():
         lg = model(torch.tensor([s])).logits[0]
         lg[-1].numpy().astype("<f4").tofile(os.path.join(fdir, f"smollm2_lastlogits_{i}.f32"))
         a, b = nll(lg, s); S += a; N += b
+        print(f"  seq {i}: {len(s)} tokens, mean loss {a / b:.4f}")
     with open(os.path.join(fdir, "smollm2_golden.json"), "w") as f:
         json.dump({"config": cfg, "tokens": seqs, "loss_mean": S / N, "loss_count": N}, f, indent=1)
     print("smollm2 done", S / N)
