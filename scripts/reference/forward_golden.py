@@ -46,10 +46,53 @@ def load(cls, d):
     return cls.from_pretrained(d, attn_implementation="eager", dtype=torch.float32).eval()
 
 
+MODULE_PARAMS = {
+    "llama": {m: ("model.layers.{l}.self_attn." if m in ("q_proj", "k_proj", "v_proj", "o_proj") else "model.layers.{l}.mlp.") + m
+              for m in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")},
+    "gpt2": {"c_attn": "transformer.h.{l}.attn.c_attn", "attn.c_proj": "transformer.h.{l}.attn.c_proj",
+             "c_fc": "transformer.h.{l}.mlp.c_fc", "mlp.c_proj": "transformer.h.{l}.mlp.c_proj"},
+    "bert": {"query": "encoder.layer.{l}.attention.self.query", "key": "encoder.layer.{l}.attention.self.key",
+             "value": "encoder.layer.{l}.attention.self.value",
+             "attention.output.dense": "encoder.layer.{l}.attention.output.dense",
+             "intermediate.dense": "encoder.layer.{l}.intermediate.dense", "output.dense": "encoder.layer.{l}.output.dense"},
+}
+MODULE_PARAMS["qwen2"] = MODULE_PARAMS["qwen3"] = MODULE_PARAMS["llama"]
+
+
+def bert_targets(n, c):
+    return np.random.default_rng(5).standard_normal((n, c)).astype(np.float32)
+
+
+def module_grads(arch, model, seqs):
+    """dL/dW per module weight ([out,in]; GPT-2 Conv1D transposed) for the spec §1 loss over all sequences:
+    causal mean next-token loss, or bert (1/2n) sum ||meanpool - y||^2 with y = bert_targets. Stores the
+    Frobenius norm and the top-left 3x3 block."""
+    model.zero_grad()
+    with torch.enable_grad():
+        if arch == "bert":
+            y = torch.from_numpy(bert_targets(len(seqs), model.config.hidden_size))
+            loss = sum(((model(torch.tensor([s])).last_hidden_state[0].mean(0) - y[i]) ** 2).sum()
+                       for i, s in enumerate(seqs)) / (2 * len(seqs))
+        else:
+            total = sum(len(s) - 1 for s in seqs)
+            loss = sum(torch.nn.functional.cross_entropy(model(torch.tensor([s])).logits[0, :-1], torch.tensor(s[1:]),
+                                                         reduction="sum") for s in seqs) / total
+        loss.backward()
+    params = dict(model.named_parameters())
+    out = {"loss": loss.item()}
+    for l in range(model.config.num_hidden_layers if arch != "gpt2" else model.config.n_layer):
+        for m, pat in MODULE_PARAMS[arch].items():
+            gw = params[pat.format(l=l) + ".weight"].grad
+            if arch == "gpt2":
+                gw = gw.t()
+            out[f"{l}.{m}"] = {"norm": gw.double().norm().item(), "block": gw[:3, :3].tolist()}
+    return out
+
+
 def tiny():
     rng = np.random.default_rng(7)
     seqs = [rng.integers(0, 96, n).tolist() for n in (12, 7, 16)]
-    out = {"tokens": seqs, "prompt_len": 3, "archs": {}}
+    out = {"tokens": seqs, "prompt_len": 3, "archs": {}, "bert_targets": bert_targets(len(seqs), 64).tolist()}
     classes = {"llama": tf.LlamaForCausalLM, "qwen2": tf.Qwen2ForCausalLM, "qwen3": tf.Qwen3ForCausalLM,
                "gpt2": tf.GPT2LMHeadModel, "bert": tf.BertModel}
     for arch, cls in classes.items():
@@ -65,6 +108,7 @@ def tiny():
                 a, b = nll(lg, s); S += a; N += b
                 a, b = nll(lg, s, prompt_len=3); Sm += a; Nm += b
             res.update(logits=logits, loss_mean=S / N, loss_count=N, masked_loss_mean=Sm / Nm, masked_loss_count=Nm)
+        res["grads"] = module_grads(arch, model, seqs)
         out["archs"][arch] = res
         print(arch, "done", res.get("loss_mean"))
     with open(os.path.join(ROOT, "Tests", "Fixtures", "tiny", "golden.json"), "w") as f:
