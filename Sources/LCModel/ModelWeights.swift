@@ -31,7 +31,7 @@ public struct ModelWeights: @unchecked Sendable {
                 if required { throw LCError.format(path: src, message: "missing tensor '\(name)'") }
                 return nil
             }
-            guard t.shape == shape, t.data.count == shape.reduce(1, *) else {
+            guard t.shape == shape, let n = checkedCount(shape), t.data.count == n else {
                 throw LCError.format(path: src, message: "tensor '\(name)': shape \(t.shape) (\(t.data.count) values), expected \(shape)")
             }
             return FloatBuffer(t.data)
@@ -80,4 +80,16 @@ public struct ModelWeights: @unchecked Sendable {
             layers.append(w)
         }
     }
+}
+
+/// Product of `shape`, or nil on overflow or a negative extent.
+func checkedCount(_ shape: [Int]) -> Int? {
+    var n = 1
+    for d in shape {
+        guard d >= 0 else { return nil }
+        let (p, o) = n.multipliedReportingOverflow(by: d)
+        if o { return nil }
+        n = p
+    }
+    return n
 }

@@ -1,8 +1,8 @@
 // The forward pass for llama/qwen2/qwen3 (pre-RMSNorm, RoPE, GQA, SwiGLU), gpt2 (pre-LayerNorm, learned
 // positions, fused c_attn, gelu_new, tied head) and bert (post-LayerNorm encoder, erf GELU, padding mask,
 // mean pooling), staged as embed → block l → … → head so a profiler can run it layer by layer and keep
-// per-layer activations. Ports of HF modeling_{llama,qwen2,qwen3,gpt2,bert}.py. Deliberately no backward
-// through the whole model yet (kernels have theirs), no KV cache, no generation.
+// per-layer activations. Ports of HF modeling_{llama,qwen2,qwen3,gpt2,bert}.py; the backward lives in
+// TransformerModel+Backward.swift. Deliberately no KV cache, no generation, no sliding window.
 import LCCore
 import LCKernels
 
@@ -43,6 +43,13 @@ public final class TransformerModel: @unchecked Sendable {
         guard c.numLayers >= 0, c.hiddenSize > 0, c.numHeads > 0, c.numKVHeads > 0, c.headDim > 0,
               c.intermediateSize > 0, c.vocabSize > 0, c.numHeads % c.numKVHeads == 0 else {
             throw LCError.format(path: src, message: "inconsistent config dimensions")
+        }
+        // Bounds that keep every buffer-size product far from Int overflow (largest real models are well inside).
+        let limit = 1 << 20
+        guard c.numLayers <= 4096, c.hiddenSize <= limit, c.intermediateSize <= limit, c.numHeads <= 4096,
+              c.headDim <= 4096, c.vocabSize <= 1 << 24, (c.maxPositions ?? 0) <= limit, (c.typeVocabSize ?? 0) <= 4096,
+              c.numHeads * c.headDim <= limit else {
+            throw LCError.format(path: src, message: "config dimensions out of supported range")
         }
         switch c.architecture {
         case "llama", "qwen2", "qwen3":

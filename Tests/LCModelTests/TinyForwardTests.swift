@@ -113,6 +113,12 @@ final class TinyForwardTests: XCTestCase {
         XCTAssertThrowsError(try TransformerModel(config: cfg, weights: w)) { e in
             XCTAssertTrue("\(e)".contains("gate_proj"), "\(e)")
         }
+        cfg = Self.config("llama"); cfg.hiddenSize = Int.max / 2
+        XCTAssertThrowsError(try TransformerModel(config: cfg, weights: w))
+        cfg = Self.config("llama"); cfg.numKVHeads = 3  // does not divide 4 heads
+        XCTAssertThrowsError(try TransformerModel(config: cfg, weights: w))
+        cfg = Self.config("llama"); cfg.rope?.type = "yarn"
+        XCTAssertThrowsError(try TransformerModel(config: cfg, weights: w))
         cfg = Self.config("llama"); cfg.architecture = "mamba"
         XCTAssertThrowsError(try TransformerModel(config: cfg, weights: w))
     }
