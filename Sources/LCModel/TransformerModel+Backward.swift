@@ -96,9 +96,11 @@ extension TransformerModel {
 
     /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse (needs `keepActivations`).
     func backwardBlocks(_ r: ForwardResult, dOutput: FloatBuffer, visit: (ModuleGradient) -> Void) {
-        var d = dOutput
+        let sc = BlockGradScratch(config: config, B: r.batch.B, T: r.batch.T)
+        var d = dOutput, other = FloatBuffer(count: dOutput.count)
         for l in stride(from: r.layers.count - 1, through: 0, by: -1) {
-            d = blockBackward(l, acts: r.layers[l], dOut: d, batch: r.batch, visit: visit)
+            blockBackward(l, acts: r.layers[l], dOut: d, dInput: other, scratch: sc, batch: r.batch, visit: visit)
+            swap(&d, &other)
         }
     }
 }

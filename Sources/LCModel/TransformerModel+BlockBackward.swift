@@ -3,28 +3,48 @@
 // Deliberately no parameter gradients.
 import LCKernels
 
+/// Gradient scratch buffers for one block, allocated once per backward pass and reused by every layer.
+final class BlockGradScratch {
+    let dResid1: FloatBuffer, dAct: FloatBuffer, dUp: FloatBuffer, dGate: FloatBuffer
+    let dFfnIn: FloatBuffer, tmp: FloatBuffer, dDown: FloatBuffer, dAttnOut: FloatBuffer, dq: FloatBuffer
+    let dk: FloatBuffer, dv: FloatBuffer, dqp: FloatBuffer, dkp: FloatBuffer, att: FloatBuffer, dAttnIn: FloatBuffer
+    let dqkv: FloatBuffer
+
+    init(config c: ModelConfig, B: Int, T: Int) {
+        let N = B * T, C = c.hiddenSize, I = c.intermediateSize
+        let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
+        dResid1 = FloatBuffer(count: N * C); dAct = FloatBuffer(count: N * I)
+        dUp = FloatBuffer(count: N * I); dGate = FloatBuffer(count: c.activation == "silu" ? N * I : 0)
+        dFfnIn = FloatBuffer(count: N * C); tmp = FloatBuffer(count: N * max(C, qD)); dDown = FloatBuffer(count: N * C)
+        dAttnOut = FloatBuffer(count: N * qD); dq = FloatBuffer(count: N * qD); dk = FloatBuffer(count: N * kD)
+        dv = FloatBuffer(count: N * kD)
+        let qwen3 = c.architecture == "qwen3"
+        dqp = FloatBuffer(count: qwen3 ? N * qD : 0); dkp = FloatBuffer(count: qwen3 ? N * kD : 0)
+        att = FloatBuffer(count: T * T); dAttnIn = FloatBuffer(count: N * C)
+        dqkv = FloatBuffer(count: c.architecture == "gpt2" ? N * 3 * C : 0)
+    }
+}
+
 extension TransformerModel {
     private func lwb(_ l: Int, _ role: String) -> UnsafePointer<Float> {
         guard let b = weights.layers[l][role] else { preconditionFailure("weight \(role) of layer \(l) not loaded") }
         return b.cptr
     }
 
-    /// dL/d(input) of block `l` from dL/d(output) (both (B,T,C)).
-    func blockBackward(_ l: Int, acts a: BlockActivations, dOut: FloatBuffer, batch: Batch,
-                       visit: (ModuleGradient) -> Void) -> FloatBuffer {
+    /// Writes dL/d(input) of block `l` into `dInput` from dL/d(output) `dOut` (all (B,T,C); distinct buffers).
+    func blockBackward(_ l: Int, acts a: BlockActivations, dOut: FloatBuffer, dInput: FloatBuffer, scratch sc: BlockGradScratch,
+                       batch: Batch, visit: (ModuleGradient) -> Void) {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, HS = c.headDim
         let NH = c.numHeads, KVH = c.numKVHeads, qD = NH * HS, kD = KVH * HS, arch = c.architecture
         func v(_ m: String, _ inp: FloatBuffer, _ d: FloatBuffer, _ dIn: Int, _ dOutDim: Int) {
             visit(ModuleGradient(layer: l, module: m, input: inp.cptr, outputGrad: d.cptr, N: N, dIn: dIn, dOut: dOutDim))
         }
         let names = TensorNames.modules(arch: arch)  // q k v o gate? up down, in forward order
-        let dInput = FloatBuffer(count: N * C), dResid1 = FloatBuffer(count: N * C)
-        let dAct = FloatBuffer(count: N * I), dUp = FloatBuffer(count: N * I), dFfnIn = FloatBuffer(count: N * C)
-        let tmp = FloatBuffer(count: N * max(C, qD))
+        let dResid1 = sc.dResid1, dAct = sc.dAct, dUp = sc.dUp, dFfnIn = sc.dFfnIn, tmp = sc.tmp
         // ---- MLP ----
         var dDown = dOut
         if arch == "bert" {  // out = LN3(resid2), resid2 = ffnIn + down
-            dDown = FloatBuffer(count: N * C)
+            dDown = sc.dDown; dDown.zero()
             layerNormBackward(dinp: dDown.ptr, dweight: nil, dbias: nil, dout: dOut.cptr, inp: a.resid2.cptr, weight: lwb(l, "out_norm"),
                               mean: a.norm3Mean.cptr, rstd: a.norm3Rstd.cptr, N: N, C: C)
         }
@@ -36,7 +56,7 @@ extension TransformerModel {
             v(names[names.count - 2], a.ffnIn, dUp, C, I)
             matmulBackward(dinp: dFfnIn.ptr, dweight: nil, dbias: nil, dout: dUp.cptr, inp: a.ffnIn.cptr, weight: lwb(l, "up"), N: N, C: C, OC: I)
         } else {
-            let dGate = FloatBuffer(count: N * I)
+            let dGate = sc.dGate
             swigluBackward(dgate: dGate.ptr, dup: dUp.ptr, dout: dAct.cptr, gate: a.gate.cptr, up: a.up.cptr, n: N * I)
             v("gate_proj", a.ffnIn, dGate, C, I)
             v("up_proj", a.ffnIn, dUp, C, I)
@@ -47,6 +67,7 @@ extension TransformerModel {
         // ---- norm between attention and MLP; residual ----
         switch arch {
         case "bert":  // ffnIn = LN2(resid1); resid2 = ffnIn + down → dFfnIn also gets dDown
+            dResid1.zero()
             residual(out: dFfnIn.ptr, a: dFfnIn.cptr, b: dDown.cptr, n: N * C)
             layerNormBackward(dinp: dResid1.ptr, dweight: nil, dbias: nil, dout: dFfnIn.cptr, inp: a.resid1.cptr,
                               weight: lwb(l, "attn_out_norm"), mean: a.norm2Mean.cptr, rstd: a.norm2Rstd.cptr, N: N, C: C)
@@ -62,15 +83,14 @@ extension TransformerModel {
         // ---- attention ----  resid1 = input + proj
         let oName = arch == "gpt2" ? "attn.c_proj" : (arch == "bert" ? "attention.output.dense" : "o_proj")
         v(oName, a.attnOut, dResid1, qD, C)
-        let dAttnOut = FloatBuffer(count: N * qD)
+        let dAttnOut = sc.dAttnOut
         matmulBackward(dinp: dAttnOut.ptr, dweight: nil, dbias: nil, dout: dResid1.cptr, inp: a.attnOut.cptr, weight: lwb(l, "o"), N: N, C: qD, OC: C)
-        let dq = FloatBuffer(count: N * qD), dk = FloatBuffer(count: N * kD), dv = FloatBuffer(count: N * kD)
-        let scratch = FloatBuffer(count: batch.T * batch.T)
+        let dq = sc.dq, dk = sc.dk, dv = sc.dv, scratch = sc.att
         attentionBackward(dq: dq.ptr, dk: dk.ptr, dv: dv.ptr, scratch: scratch.ptr, dout: dAttnOut.cptr, q: a.q.cptr, k: a.k.cptr,
                           v: a.v.cptr, att: a.att.cptr, B: batch.B, T: batch.T, NH: NH, KVH: KVH, HS: HS)
-        let dAttnIn = FloatBuffer(count: N * C)
+        let dAttnIn = sc.dAttnIn
         if arch == "gpt2" {
-            let dqkv = FloatBuffer(count: N * 3 * C)
+            let dqkv = sc.dqkv
             for n in 0..<N {
                 let row = dqkv.ptr + n * 3 * C
                 row.update(from: dq.cptr + n * C, count: C)
@@ -92,7 +112,7 @@ extension TransformerModel {
             }
             var dqp = dq, dkp = dk
             if arch == "qwen3" {
-                dqp = FloatBuffer(count: N * qD); dkp = FloatBuffer(count: N * kD)
+                dqp = sc.dqp; dkp = sc.dkp; dqp.zero(); dkp.zero()
                 rmsNormBackward(dinp: dqp.ptr, dweight: nil, dout: dq.cptr, inp: a.qProj.cptr, weight: lwb(l, "q_norm"),
                                 rstd: a.qRstd.cptr, N: N * NH, C: HS)
                 rmsNormBackward(dinp: dkp.ptr, dweight: nil, dout: dk.cptr, inp: a.kProj.cptr, weight: lwb(l, "k_norm"),
@@ -118,6 +138,5 @@ extension TransformerModel {
             rmsNormBackward(dinp: dInput.ptr, dweight: nil, dout: dAttnIn.cptr, inp: a.input.cptr, weight: lwb(l, "attn_norm"),
                             rstd: a.norm1Rstd.cptr, N: N, C: C)
         }
-        return dInput
     }
 }
