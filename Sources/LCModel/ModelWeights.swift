@@ -4,13 +4,13 @@ import LCCore
 import LCKernels
 
 /// One transformer block's weights (nil = not used by this architecture). Linear weights are [out,in].
-public struct LayerWeights: @unchecked Sendable {
+public struct LayerWeights: Sendable {
     public var buffers: [String: FloatBuffer] = [:]  // role → buffer
     public subscript(_ role: String) -> FloatBuffer? { buffers[role] }
 }
 
 /// All weights of a model.
-public struct ModelWeights: @unchecked Sendable {
+public struct ModelWeights: Sendable {
     public var global: [String: FloatBuffer] = [:]
     public var layers: [LayerWeights] = []
 

@@ -7,7 +7,7 @@ import LCCore
 import LCKernels
 
 /// Result of `TransformerModel.forward`.
-public struct ForwardResult: @unchecked Sendable {
+public struct ForwardResult: Sendable {
     public let batch: Batch
     /// Causal LMs: (B,T,V) logits (rows at padded positions are computed but meaningless); nil for bert.
     public let logits: FloatBuffer?
@@ -29,7 +29,7 @@ public struct LossResult: Sendable {
 }
 
 /// A transformer with weights held in owned f32 buffers.
-public final class TransformerModel: @unchecked Sendable {
+public final class TransformerModel: Sendable {
     public let config: ModelConfig
     public let weights: ModelWeights
     /// RoPE inverse frequencies (R/2) for rotary architectures, else empty; R = rotary dims.
@@ -77,7 +77,8 @@ public final class TransformerModel: @unchecked Sendable {
         weights = try ModelWeights(config: c, source: source)
     }
 
-    var isCausal: Bool { config.architecture != "bert" }
+    /// True for causal LMs (logits + next-token loss), false for the bert encoder (pooled embeddings).
+    public var isCausal: Bool { config.architecture != "bert" }
 
     /// Validates and pads token sequences into a batch for this model.
     public func makeBatch(_ tokens: [[Int]]) throws -> Batch {
