@@ -9,6 +9,7 @@ public struct VersionSeries: Sendable, Equatable {
     public var name: String
     /// Model ids, oldest first.
     public var versions: [String]
+    public init(name: String, versions: [String]) { self.name = name; self.versions = versions }
     /// Consecutive (older, newer) pairs: the diffs a run writes.
     public var pairs: [(old: String, new: String)] { zip(versions, versions.dropFirst()).map { (old: $0, new: $1) } }
 
@@ -69,9 +70,11 @@ public enum VersionsFile {
 
     /// Drops a `#` comment that is not inside a string.
     static func stripComment(_ s: String) -> String {
-        var quote: Character?
+        var quote: Character?, escaped = false
         for (k, ch) in zip(s.indices, s) {
-            if let q = quote { if ch == q { quote = nil } } else if ch == "\"" || ch == "'" { quote = ch } else if ch == "#" {
+            if let q = quote {
+                if escaped { escaped = false } else if ch == "\\" && q == "\"" { escaped = true } else if ch == q { quote = nil }
+            } else if ch == "\"" || ch == "'" { quote = ch } else if ch == "#" {
                 return String(s[..<k])
             }
         }
@@ -80,9 +83,11 @@ public enum VersionsFile {
 
     /// True when `s` holds a complete `[...]` (brackets outside strings balanced).
     static func closes(_ s: String) -> Bool {
-        var quote: Character?, depth = 0
+        var quote: Character?, depth = 0, escaped = false
         for ch in s {
-            if let q = quote { if ch == q { quote = nil } } else if ch == "\"" || ch == "'" { quote = ch } else if ch == "[" { depth += 1 } else if ch == "]" { depth -= 1 }
+            if let q = quote {
+                if escaped { escaped = false } else if ch == "\\" && q == "\"" { escaped = true } else if ch == q { quote = nil }
+            } else if ch == "\"" || ch == "'" { quote = ch } else if ch == "[" { depth += 1 } else if ch == "]" { depth -= 1 }
         }
         return depth <= 0 && s.contains("]")
     }
