@@ -54,8 +54,13 @@ public struct IngestBatchStage: Stage {
     }
 
     public func outputs(_ subject: StageSubject, workspace: Workspace) -> [URL] {
-        [workspace.manifestURL(model: subject.modelID, stage: name),
-         workspace.outputDir(model: subject.modelID).appendingPathComponent("extracted", isDirectory: true)]
+        // An archive holding several checkpoints writes the manifests of `<id>__<inner>` too.
+        let inner = subject.candidate?.kind == .archive
+            ? ((try? FileManager.default.contentsOfDirectory(atPath: workspace.manifestsDir.path)) ?? [])
+                .filter { $0.hasPrefix(subject.modelID + "__") }.map { workspace.manifestURL(model: $0, stage: name) }
+            : []
+        return [workspace.manifestURL(model: subject.modelID, stage: name),
+                workspace.outputDir(model: subject.modelID).appendingPathComponent("extracted", isDirectory: true)] + inner
     }
 }
 
