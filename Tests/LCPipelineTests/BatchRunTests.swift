@@ -131,6 +131,21 @@ final class BatchRunTests: XCTestCase {
         XCTAssertTrue(r.out.contains("versions: diff not available: 2 version pair(s) not diffed"), r.out)
     }
 
+    func testArchiveWithTwoCheckpointsFeedsBothIntoLaterStages() throws {
+        let arc = try BatchFixtures.tempDir("arc")
+        defer { try? FileManager.default.removeItem(at: arc) }
+        let tar = try BatchFixtures.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                        ["tar", "-C", models.path, "-czf", arc.appendingPathComponent("two.tar.gz").path, "llama-00", "llama-01"])
+        XCTAssertEqual(tar.code, 0, tar.err)
+        let r = try BatchFixtures.layercard(["run", arc.path, "--workspace", ws.path])
+        XCTAssertEqual(r.code, 0, r.out + r.err)
+        XCTAssertEqual(BatchFixtures.ranLines(r.out).sorted(), ["ok          two__llama-00 ingest: done", "ok          two__llama-00 load: done",
+                                                               "ok          two__llama-01 ingest: done", "ok          two__llama-01 load: done"], r.out)
+        let r2 = try BatchFixtures.layercard(["run", arc.path, "--workspace", ws.path])
+        XCTAssertTrue(r2.out.contains("2 models, all stages unchanged"), r2.out)
+        XCTAssertEqual(try BatchFixtures.layercard(["status", "--workspace", ws.path]).code, 0)
+    }
+
     func testLockHeldByAnotherProcessIsWaitedForOrSkipped() throws {
         XCTAssertEqual(try lcRun(["--stages", "ingest"]).code, 1)
         let wsObj = Workspace(root: ws)

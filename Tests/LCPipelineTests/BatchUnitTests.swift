@@ -83,7 +83,7 @@ final class BatchUnitTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = ["-o", lockPath, "sleep", "5"]  // -o: only flock(1) itself holds the lock
+        holder.arguments = ["-F", lockPath, "sleep", "30"]  // -F: no fork, the holder is this one process
         try holder.run()
         var held = false
         for _ in 0..<100 where !held {
