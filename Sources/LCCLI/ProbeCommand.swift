@@ -78,6 +78,9 @@ public struct ProbeCommand: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Per-sequence token cap (longer sequences are truncated).")
     public var maxTokens = 128
 
+    @Flag(name: .customLong("update-card"), help: "No training: re-apply outputs/<id>/probe.json to the current card.json (correlations recomputed).")
+    public var updateCard = false
+
     @Flag(help: "Print probe.json on stdout.")
     public var json = false
 
@@ -130,7 +133,10 @@ public struct ProbeCommand: ParsableCommand {
                               dataset: dataset.map { URL(fileURLWithPath: $0) }, evalFraction: evalFraction, seed: seed,
                               randomDraws: randomDraws, budgetMinutes: budgetMinutes)
         let r: ProbeReport
-        do { r = try ProbeStage.run(workspace: common.ws, request: rq, logger: logger) } catch let e as LCError {
+        do {
+            r = updateCard ? try ProbeStage.updateCard(workspace: common.ws, model: model, logger: logger)
+                : try ProbeStage.run(workspace: common.ws, request: rq, logger: logger)
+        } catch let e as LCError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
             if case .usage = e { throw ExitCode(ExitCodes.usage) }
             throw ExitCode(ExitCodes.someFailed)

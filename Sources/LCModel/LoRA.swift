@@ -62,7 +62,8 @@ public struct LoRAAdapter: Sendable {
     public let dIn: Int, dOut: Int, rank: Int
     public var a: [Float]
     public var b: [Float]
-    var mA: [Float], vA: [Float], mB: [Float], vB: [Float]
+    /// Adam moments (Float64, so the update matches PyTorch's formula without Float32 constant rounding).
+    var mA: [Double], vA: [Double], mB: [Double], vB: [Double]
 
     /// A seeded Kaiming-uniform (PEFT), B = 0.
     init(layer: Int, moduleIndex: Int, module: String, role: String, dIn: Int, dOut: Int, rank: Int, seed: UInt64) {
@@ -71,8 +72,8 @@ public struct LoRAAdapter: Sendable {
         let bound = 1 / Double(dIn).squareRoot()
         a = (0..<(rank * dIn)).map { _ in Float((2 * g.nextUnit() - 1) * bound) }
         b = [Float](repeating: 0, count: dOut * rank)
-        mA = [Float](repeating: 0, count: a.count); vA = mA
-        mB = [Float](repeating: 0, count: b.count); vB = mB
+        mA = [Double](repeating: 0, count: a.count); vA = mA
+        mB = [Double](repeating: 0, count: b.count); vB = mB
     }
 }
 
@@ -261,13 +262,13 @@ public final class LoRATrainer: @unchecked Sendable {
         let g = try gradients(tokens: tokens, targetMask: targetMask)
         steps += 1
         let o = options, t = Double(steps)
-        let b1 = Float(o.beta1), b2 = Float(o.beta2), eps = Float(o.eps), lr = Float(o.lr)
-        let c1 = Float(1 - pow(o.beta1, t)), c2 = Float(1 - pow(o.beta2, t))
-        func adam(_ p: inout [Float], _ m: inout [Float], _ v: inout [Float], _ grad: [Float]) {
+        let c1 = 1 - Foundation.pow(o.beta1, t), c2 = 1 - Foundation.pow(o.beta2, t)
+        func adam(_ p: inout [Float], _ m: inout [Double], _ v: inout [Double], _ grad: [Float]) {
             for i in p.indices {
-                m[i] = b1 * m[i] + (1 - b1) * grad[i]
-                v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i]
-                p[i] -= lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+                let g = Double(grad[i])
+                m[i] = o.beta1 * m[i] + (1 - o.beta1) * g
+                v[i] = o.beta2 * v[i] + (1 - o.beta2) * g * g
+                p[i] = Float(Double(p[i]) - o.lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + o.eps))
             }
         }
         for i in adapters.indices {

@@ -12,7 +12,8 @@ public struct ProbeSettings: Codable, Sendable, Equatable {
     /// Sequences per training batch (and per eval forward).
     public var batch: Int
     public var lora: LoRAOptions
-    public var weight_decay: Double { 0 }
+    /// Always 0 (recorded for readers).
+    public var weight_decay: Double = 0
     public init(steps: Int, batch: Int, lora: LoRAOptions) { self.steps = steps; self.batch = batch; self.lora = lora }
 }
 

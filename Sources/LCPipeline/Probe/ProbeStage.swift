@@ -187,6 +187,25 @@ public enum ProbeStage {
         return report
     }
 
+    /// Re-applies an existing probe.json to the current card.json (e.g. after `profile` rewrote the card): recomputes
+    /// the correlations, rewrites probe.json and adds the measured columns to the card. No training.
+    /// - Throws: `LCError.usage` when probe.json or card.json is missing.
+    public static func updateCard(workspace ws: Workspace, model: String, logger: Logger) throws -> ProbeReport {
+        try Workspace.validateModelID(model)
+        let pu = reportURL(ws, model: model), cu = cardURL(ws, model: model)
+        guard FileManager.default.fileExists(atPath: pu.path) else { throw LCError.usage("no \(pu.path): run the probe first") }
+        var report = try JSON.decode(ProbeReport.self, from: pu)
+        guard let card = try ProbeCard.readLayers(cu) else { throw LCError.usage("no \(cu.path): run `layercard profile` first") }
+        var measured: [Int: Double] = [:]
+        for r in report.layers { if let l = r.layers.first { measured[l] = r.gain } }
+        report.correlations = ProbeCard.correlations(measured: measured, cardLayers: card.layers)
+        report.notes.removeAll { $0.hasPrefix("no card.json") }
+        try AtomicFile.write(try JSON.encode(report), to: pu)
+        try ProbeCard.update(cardURL: cu, report: report)
+        logger.info("probe card updated", metadata: ["model": "\(model)", "card": "\(cu.path)"])
+        return report
+    }
+
     /// `selection.chosen.layers` of a rank-stage selection file; nil when the file does not exist.
     /// - Throws: `LCError.format` when it exists but has no valid layer list.
     static func selectionLayers(_ u: URL, L: Int) throws -> [Int]? {
