@@ -1,0 +1,247 @@
+// The rank, report and diff stages on hand-made cards in a temporary workspace: PEFT JSON fields,
+// module validation, report files and sections, diff of a card with itself and with a perturbed copy,
+// card validation errors, and exit codes of the built `layercard` executable.
+import XCTest
+import Foundation
+import Logging
+import LCCard
+import LCCore
+@testable import LCPipeline
+
+final class RankReportDiffTests: XCTestCase {
+    let logger = Logger(label: "test")
+
+    func testRankWritesSelectionsAndPEFTConfigs() throws {
+        let ws = try CardFixtures.tempDir()
+        try CardFixtures.write(CardFixtures.card(L: 6, modelID: "m1"), workspace: ws)
+        let out = try RankStage.run(RankRequest(workspace: Workspace(root: ws), models: ["m1"],
+                                                options: DecisionOptions(k: 3, modules: ["v_proj", "q_proj"], rank: 4, alpha: 8)), logger: logger)
+        XCTAssertEqual(out.map(\.status), [.ok])
+        let dir = ws.appendingPathComponent("outputs/m1")
+        let sel = try JSON.decode(SelectionFile.self, from: dir.appendingPathComponent("selection-performance.json"))
+        XCTAssertEqual(sel.selection.chosen.layers, [3, 4, 5])
+        XCTAssertEqual(sel.modules, ["q_proj", "v_proj"])
+        XCTAssertEqual(sel.signal, .grad_norm)
+        XCTAssertEqual(sel.selection.baselines.count, 6)
+        let raw = try Data(contentsOf: dir.appendingPathComponent("peft/performance/adapter_config.json"))
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: raw) as? [String: Any])
+        XCTAssertEqual(obj["peft_type"] as? String, "LORA")
+        XCTAssertEqual(obj["task_type"] as? String, "CAUSAL_LM")
+        XCTAssertEqual(obj["target_modules"] as? [String], ["q_proj", "v_proj"])
+        XCTAssertEqual(obj["layers_to_transform"] as? [Int], [3, 4, 5])
+        XCTAssertEqual(obj["layers_pattern"] as? String, "layers")
+        XCTAssertEqual(obj["r"] as? Int, 4)
+        XCTAssertEqual(obj["lora_alpha"] as? Double, 8)
+        XCTAssertEqual(obj["bias"] as? String, "none")
+        XCTAssertEqual(obj["base_model_name_or_path"] as? String, "m1")
+        XCTAssertTrue(obj.keys.contains("revision"), "optional keys are written as null")
+        for o in ["cost", "balanced"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("peft/\(o)/adapter_config.json").path))
+        }
+        let yaml = try String(contentsOf: dir.appendingPathComponent("peft/performance/axolotl.yaml"), encoding: .utf8)
+        XCTAssertTrue(yaml.contains("adapter: lora\n"))
+        XCTAssertTrue(yaml.contains("lora_r: 4\n"))
+        XCTAssertTrue(yaml.contains("lora_alpha: 8\n"))
+        XCTAssertTrue(yaml.contains("lora_target_modules:\n  - \"q_proj\"\n  - \"v_proj\"\n"))
+        XCTAssertTrue(yaml.contains("peft_layers_to_transform: [3, 4, 5]\n"))
+        let manifest = try JSON.decode(DecisionManifest.self, from: ws.appendingPathComponent("manifests/m1/rank.json"))
+        XCTAssertEqual(manifest.outputs.count, 9)
+    }
+
+    func testModuleSubsetReaggregatesSignal() throws {
+        // Give q_proj all the gradient at layer 0 only: with --modules q_proj, layer 0 must dominate.
+        var card = CardFixtures.card(L: 4)
+        for i in card.modules.indices where card.modules[i].module == "q_proj" { card.modules[i].grad_norm = card.modules[i].layer == 0 ? 100 : 0.1 }
+        let d = try Decide.decide(card, options: DecisionOptions(objectives: [.performance], k: 1, modules: ["q_proj"]))
+        XCTAssertEqual(d.selections[0].chosen.layers, [0])
+        XCTAssertEqual(d.signalCard.layers[0].grad_norm, 100, accuracy: 1e-12)
+        XCTAssertTrue(d.signalSource.contains("re-aggregated"))
+        let all = try Decide.decide(card, options: DecisionOptions(objectives: [.performance], k: 1))
+        XCTAssertEqual(all.signalCard.layers, card.layers)
+    }
+
+    func testUnknownModuleIsUsageError() throws {
+        XCTAssertThrowsError(try Decide.validateModules(["q_proj", "qkv"], arch: "llama")) { e in
+            guard case let LCError.usage(msg) = e else { return XCTFail("\(e)") }
+            XCTAssertTrue(msg.contains("'qkv'"))
+        }
+        XCTAssertThrowsError(try Decide.validateModules(["q_proj"], arch: "gpt2"))
+        XCTAssertEqual(try Decide.validateModules(["mlp.c_proj", "c_attn"], arch: "gpt2"), ["c_attn", "mlp.c_proj"])
+    }
+
+    func testPEFTArchitectureFields() throws {
+        let g = try Decide.decide(CardFixtures.card(L: 4, arch: "gpt2"), options: DecisionOptions(objectives: [.performance], k: 2))
+        let gc = PEFTExport.loraConfig(g, layers: [2, 3])
+        XCTAssertEqual(gc.layers_pattern, "h"); XCTAssertTrue(gc.fan_in_fan_out); XCTAssertEqual(gc.task_type, "CAUSAL_LM")
+        let b = try Decide.decide(CardFixtures.card(L: 4, arch: "bert"), options: DecisionOptions(objectives: [.performance], k: 2,
+                                                                                                   modules: ["query", "output.dense"]))
+        let bc = PEFTExport.loraConfig(b, layers: [1, 3])
+        XCTAssertEqual(bc.task_type, "FEATURE_EXTRACTION"); XCTAssertEqual(bc.layers_pattern, "layer")
+        // FFN output.dense alone is written per layer so PEFT's suffix match cannot hit attention.output.dense.
+        XCTAssertEqual(bc.target_modules, ["query", "layer.1.output.dense", "layer.3.output.dense"])
+    }
+
+    func testReportFilesAreSelfContainedWithEverySection() throws {
+        let ws = try CardFixtures.tempDir()
+        try CardFixtures.write(CardFixtures.card(L: 12, rho: 0.6, modelID: "m2"), workspace: ws)
+        let out = try ReportStage.run(ReportRequest(workspace: Workspace(root: ws), models: ["m2"]), logger: logger)
+        XCTAssertEqual(out.map(\.status), [.ok])
+        let dir = ws.appendingPathComponent("outputs/m2")
+        let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertFalse(html.lowercased().contains("http"), "no links or namespaces that could fetch anything")
+        XCTAssertFalse(html.lowercased().contains("<script"))
+        for needle in ["id=\"provenance\"", "id=\"recommendation\"", "id=\"layers\"", "id=\"coupling\"", "id=\"pareto\"", "id=\"caveats\"",
+                       "Residual signal per layer", "Activation energy", "Single-layer gain", "Training-step cost", "Layer coupling",
+                       "Pareto front", "layer (0 = input side)", "Layer 0 = input side", "peft_type", "/data/ref.jsonl", "top-3 [9-11]"] {
+            XCTAssertTrue(html.contains(needle), "report.html lacks \(needle)")
+        }
+        XCTAssertGreaterThanOrEqual(html.components(separatedBy: "<svg ").count - 1, 6)
+        let md = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        for needle in ["## Model and data", "## Recommended layers", "## Per-layer statistics", "## Coupling", "## Gain vs cost", "## Caveats", "```json"] {
+            XCTAssertTrue(md.contains(needle), "report.md lacks \(needle)")
+        }
+        let csv = try String(contentsOf: dir.appendingPathComponent("card.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 1 + 12 * 7)
+        XCTAssertTrue(csv[0].hasPrefix("layer,module,d_in,d_out,grad_norm"))
+    }
+
+    func testReportReusesRankParameters() throws {
+        let ws = try CardFixtures.tempDir()
+        try CardFixtures.write(CardFixtures.card(L: 8, modelID: "m3"), workspace: ws)
+        _ = try RankStage.run(RankRequest(workspace: Workspace(root: ws), models: ["m3"], options: DecisionOptions(k: 2, signal: .resnorm)), logger: logger)
+        let opts = try XCTUnwrap(ReportStage.rankOptions(Workspace(root: ws), id: "m3",
+                                                         cardSHA: Hashing.sha256(file: ws.appendingPathComponent("outputs/m3/card.json"))))
+        XCTAssertEqual(opts.k, 2); XCTAssertEqual(opts.signal, .resnorm)
+    }
+
+    func testSpearmanAverageRanks() {
+        XCTAssertEqual(Compare.averageRanks([10, 20, 20, 5]), [2, 3.5, 3.5, 1])
+        // No ties: 1 − 6Σd²/(n(n²−1)) reference.
+        let a = [1.0, 5, 3, 2, 4, 9], b = [2.0, 4, 1, 3, 6, 5]
+        let ra = Compare.averageRanks(a), rb = Compare.averageRanks(b)
+        let d2 = zip(ra, rb).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        XCTAssertEqual(Compare.spearman(a, b), 1 - 6 * d2 / (6 * 35), accuracy: 1e-12)
+        XCTAssertEqual(Compare.spearman(a, a.map { -$0 }), -1, accuracy: 1e-12)
+        XCTAssertEqual(Compare.jaccard([1, 2, 3], [2, 3, 4]), 0.5)
+    }
+
+    func testDiffWithItselfAndWithPerturbedCard() throws {
+        let ws = try CardFixtures.tempDir()
+        let card = CardFixtures.card(L: 10, rho: 0.5, modelID: "base")
+        try CardFixtures.write(card, workspace: ws)
+        let same = try DiffStage.run(DiffRequest(workspace: Workspace(root: ws), a: "base", b: "base"), logger: logger)
+        XCTAssertTrue(same.diff.correlations.allSatisfy { $0.spearman == 1 && !$0.flagged })
+        XCTAssertEqual(same.diff.changed_layers, [])
+        XCTAssertEqual(same.diff.verdict, "selection still valid")
+        XCTAssertTrue(same.diff.selections.allSatisfy { $0.jaccard == 1 })
+        for f in ["diff.json", "diff.md", "diff.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: ws.appendingPathComponent("outputs/diffs/base__base/\(f)").path))
+        }
+        // Scale layers 2 and 7's statistics (layer aggregates and their modules).
+        var p = card
+        p.model_id = "perturbed"
+        for l in [2, 7] {
+            p.layers[l].grad_norm *= 3; p.layers[l].resnorm *= 3; p.layers[l].predicted_gain *= 9
+        }
+        for i in p.modules.indices where [2, 7].contains(p.modules[i].layer) { p.modules[i].grad_norm *= 3; p.modules[i].resnorm *= 3 }
+        try CardFixtures.write(p, workspace: ws)
+        let r = try DiffStage.run(DiffRequest(workspace: Workspace(root: ws), a: "base", b: "perturbed"), logger: logger)
+        XCTAssertEqual(r.diff.changed_layers, [2, 7])
+        XCTAssertTrue(r.diff.layers[2].changed_columns.contains("resnorm"))
+        XCTAssertFalse(r.diff.layers[2].changed_columns.contains("cost"))
+        XCTAssertEqual(r.diff.layers[7].columns["grad_norm"]?.relative ?? 0, 2.0 / 3, accuracy: 1e-12)
+        XCTAssertLessThan(r.diff.correlations.first { $0.column == "resnorm" }?.spearman ?? 1, 1)
+        let json = try String(contentsOf: r.dir.appendingPathComponent("diff.json"), encoding: .utf8)
+        XCTAssertTrue(json.contains("\"verdict\""))
+        let html = try String(contentsOf: r.dir.appendingPathComponent("diff.html"), encoding: .utf8)
+        XCTAssertFalse(html.contains("http")); XCTAssertFalse(html.contains("<script"))
+    }
+
+    func testCardValidationNamesFileAndField() throws {
+        let ws = try CardFixtures.tempDir()
+        func check(_ mutate: (inout LayerCard) -> Void, field: String, file: StaticString = #filePath, line: UInt = #line) throws {
+            var c = CardFixtures.card(L: 4)
+            mutate(&c)
+            let data = try JSON.encode(c)
+            let url = ws.appendingPathComponent("bad-\(UUID().uuidString).json")
+            try data.write(to: url)
+            XCTAssertThrowsError(try LayerCard.load(from: url), file: file, line: line) { e in
+                let msg = "\(e)"
+                XCTAssertTrue(msg.contains(url.path) && msg.contains(field), "\(msg) should name \(url.path) and \(field)", file: file, line: line)
+            }
+        }
+        try check({ $0.spec_version = 99 }, field: "spec_version")
+        try check({ $0.coupling[1][2] = 0.3 }, field: "coupling.1.2")
+        try check({ $0.coupling[3][3] = 0.9 }, field: "coupling.3.3")
+        try check({ $0.layers.removeLast() }, field: "layers")
+        try check({ $0.modules[0].layer = 4 }, field: "modules.0.layer")
+        try check({ $0.layers[1].resnorm = -1 }, field: "layers.1.resnorm")
+        let url = ws.appendingPathComponent("trunc.json")
+        try Data("{\"spec_version\": 1, \"model_id\": 3}".utf8).write(to: url)
+        XCTAssertThrowsError(try LayerCard.load(from: url)) { XCTAssertTrue("\($0)".contains(url.path)) }
+        var nan = CardFixtures.card(L: 4); nan.layers[2].resnorm = .nan
+        XCTAssertThrowsError(try nan.encodedJSON()) { XCTAssertTrue("\($0)".contains("layers.2.resnorm"), "\($0)") }
+    }
+
+    // MARK: - The built executable: exit codes and messages.
+
+    var binary: URL {
+        let bundle = Bundle(for: type(of: self)).bundleURL
+        let dir = bundle.lastPathComponent.hasSuffix("xctest") ? bundle.deletingLastPathComponent() : bundle
+        return dir.appendingPathComponent("layercard")
+    }
+
+    func runCLI(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o; p.standardError = e
+        try p.run()
+        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+    }
+
+    func testCLIExitCodes() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("build the layercard executable first: \(binary.path)") }
+        let ws = try CardFixtures.tempDir()
+        try CardFixtures.write(CardFixtures.card(L: 6, modelID: "a"), workspace: ws)
+        try CardFixtures.write(CardFixtures.card(L: 8, modelID: "b"), workspace: ws)
+        var v2 = CardFixtures.card(L: 6, modelID: "c"); v2.spec_version = 1
+        try CardFixtures.write(v2, workspace: ws)
+        let w = ["--workspace", ws.path]
+
+        var r = try runCLI(["rank", "a", "--modules", "q_proj,bogus"] + w)
+        XCTAssertEqual(r.code, 2); XCTAssertTrue(r.err.contains("bogus"), r.err)
+        r = try runCLI(["rank", "a", "--objective", "performance", "--k", "2"] + w)
+        XCTAssertEqual(r.code, 0, r.err); XCTAssertTrue(r.out.contains("performance [4, 5]"), r.out)
+        r = try runCLI(["rank", "a", "--k", "99"] + w)
+        XCTAssertEqual(r.code, 2)
+        r = try runCLI(["rank", "nosuch"] + w)
+        XCTAssertEqual(r.code, 2)
+        r = try runCLI(["report", "--all"] + w)
+        XCTAssertEqual(r.code, 0, r.err)
+
+        r = try runCLI(["diff", "a", "c"] + w)
+        XCTAssertEqual(r.code, 0, r.err); XCTAssertTrue(r.out.contains("verdict: selection still valid"), r.out)
+        r = try runCLI(["diff", "a", "b"] + w)
+        XCTAssertEqual(r.code, 2); XCTAssertTrue(r.err.contains("b/card.json") && r.err.contains("config.numLayers"), r.err)
+        r = try runCLI(["diff", "a", "b", "--allow-mismatch"] + w)
+        XCTAssertEqual(r.code, 0, r.err)
+
+        // Malformed: a coupling that is not symmetric, and a broken JSON file.
+        let bad = ws.appendingPathComponent("outputs/c/card.json")
+        var text = try String(contentsOf: bad, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"spec_version\" : 1", with: "\"spec_version\" : 7")
+        try text.write(to: bad, atomically: true, encoding: .utf8)
+        r = try runCLI(["diff", "a", "c"] + w)
+        XCTAssertEqual(r.code, 2); XCTAssertTrue(r.err.contains("c/card.json") && r.err.contains("spec_version"), r.err)
+        try Data("{\"layers\": [".utf8).write(to: bad)
+        r = try runCLI(["diff", "a", bad.path] + w)
+        XCTAssertEqual(r.code, 2); XCTAssertTrue(r.err.contains(bad.path), r.err)
+        // rank with a malformed card fails that model only: exit 1.
+        r = try runCLI(["rank", "a", "c"] + w)
+        XCTAssertEqual(r.code, 1, r.out + r.err)
+    }
+}
