@@ -40,9 +40,13 @@ public enum ReportStage {
             if let f = try? JSON.decode(SelectionFile.self, from: u), f.card_sha256 == cardSHA { files[o] = f }
         }
         guard let any = files.values.first else { return nil }
+        // performance records F only when it used it (no k); cost always records its effective F.
+        let f: Double?
+        if let p = files[.performance] { f = p.selection.k == nil ? p.selection.target_fraction : files[.cost]?.selection.target_fraction }
+        else { f = files[.cost]?.selection.target_fraction }
         return DecisionOptions(objectives: Objective.allCases.filter { files[$0] != nil },
                                k: files[.performance]?.selection.k ?? files[.balanced]?.selection.k,
-                               targetFraction: files[.cost]?.selection.target_fraction ?? files[.performance]?.selection.target_fraction,
+                               targetFraction: f,
                                modules: any.modules, signal: any.signal, rank: any.lora.r, alpha: any.lora.lora_alpha,
                                dropout: any.lora.lora_dropout, baseModel: any.lora.base_model_name_or_path)
     }
@@ -61,7 +65,7 @@ public enum ReportStage {
         let share = d.signalCard.layers.map { pgAll > 0 ? $0.predicted_gain / pgAll : 0 }
         var peft: [Objective: String] = [:]
         for s in d.selections {
-            peft[s.objective] = String(decoding: try PEFTExport.adapterConfigJSON(d, layers: s.chosen.layers), as: UTF8.self)
+            peft[s.objective] = compactJSON(try PEFTExport.adapterConfigJSON(d, layers: s.chosen.layers))
         }
         return ReportData(decision: d, cardPath: cardURL.path, cardSHA256: try Hashing.sha256(file: cardURL), cloud: cloud,
                           predictedShare: share, peftJSON: peft, optionsSource: optionsSource)
@@ -98,6 +102,18 @@ public enum ReportStage {
         }
         return out
     }
+}
+
+/// One key per line, each value on one line (arrays stay short enough to read in a report).
+public func compactJSON(_ data: Data) -> String {
+    guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return String(decoding: data, as: UTF8.self) }
+    func one(_ v: Any) -> String {
+        if let a = v as? [Any] { return "[" + a.map(one).joined(separator: ", ") + "]" }
+        let d = try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
+        return d.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+    let lines = obj.keys.sorted().map { "  \"\($0)\": " + one(obj[$0] ?? NSNull()) }
+    return "{\n" + lines.joined(separator: ",\n") + "\n}\n"
 }
 
 /// card.csv: one row per module with its layer's aggregates beside it.

@@ -47,7 +47,12 @@ public enum SVGPlot {
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
         var t = (lo / step).rounded(.down) * step
         var out: [Double] = []
-        while t <= hi + step * 1e-9 { if t >= lo - step * 1e-9 { out.append(abs(t) < step * 1e-9 ? 0 : t) }; t += step }
+        // Up to the first tick at or above hi, so the axis always closes with a labelled tick.
+        while true {
+            if t >= lo - step * 1e-9 { out.append(abs(t) < step * 1e-9 ? 0 : t) }
+            if t >= hi - step * 1e-9 || out.count > 100 { break }
+            t += step
+        }
         return out
     }
 
@@ -63,9 +68,9 @@ public enum SVGPlot {
 
     /// Line / bar / point plot against x = 0..<n (layer index) or given x values.
     public static func plot(title: String, xLabel: String, yLabel: String, series: [PlotSeries], logY: Bool = false,
-                            yMin: Double? = nil, width: Double = 900, height: Double = 320) -> String {
+                            yMin: Double? = nil, width: Double = 1120, height: Double = 320) -> String {
         let n = series.map(\.values.count).max() ?? 0
-        let ml = 78.0, mr = 170.0, mt = 34.0, mb = 50.0
+        let ml = 78.0, mr = 300.0, mt = 34.0, mb = 50.0
         let pw = width - ml - mr, ph = height - mt - mb
         let vals = series.flatMap { $0.values.compactMap { $0 } }.filter { $0.isFinite && (!logY || $0 > 0) }
         var lo = yMin ?? (logY ? (vals.min() ?? 1) : min(0, vals.min() ?? 0)), hi = vals.max() ?? 1
@@ -180,15 +185,15 @@ public enum SVGPlot {
 
     /// Scatter of a point cloud, its Pareto front (step line) and labelled markers.
     public static func scatter(title: String, xLabel: String, yLabel: String, cloud: [(x: Double, y: Double)],
-                               markers: [PlotMarker], width: Double = 900, height: Double = 460) -> String {
-        let ml = 70.0, mr = 200.0, mt = 34.0, mb = 50.0
+                               markers: [PlotMarker], width: Double = 1120, height: Double = 480) -> String {
+        let ml = 70.0, mr = 330.0, mt = 34.0, mb = 50.0
         let pw = width - ml - mr, ph = height - mt - mb
         let xs = cloud.map(\.x) + markers.map(\.x), ys = cloud.map(\.y) + markers.map(\.y)
         var xlo = xs.min() ?? 0, xhi = xs.max() ?? 1
         if xhi - xlo < 1e-9 { xlo -= 0.05; xhi += 0.05 }
         let pad = (xhi - xlo) * 0.04
         xlo -= pad; xhi += pad
-        let xt = niceTicks(xlo, xhi), yt = niceTicks(0, max(ys.max() ?? 1, 1e-9))
+        let xt = niceTicks(xlo, xhi, count: 9), yt = niceTicks(0, max(ys.max() ?? 1, 1e-9))
         xlo = min(xlo, xt.first ?? xlo); xhi = max(xhi, xt.last ?? xhi)
         let ylo = 0.0, yhi = max(yt.last ?? 1, ys.max() ?? 1)
         func tx(_ x: Double) -> Double { ml + pw * (x - xlo) / (xhi - xlo) }

@@ -245,3 +245,31 @@ final class RankReportDiffTests: XCTestCase {
         XCTAssertEqual(r.code, 1, r.out + r.err)
     }
 }
+
+final class ReportConsistencyTests: XCTestCase {
+    /// The report shows the same selections the rank stage wrote (defaults, and k + F given).
+    func testReportMatchesRankSelections() throws {
+        for opts in [DecisionOptions(), DecisionOptions(k: 3, targetFraction: 0.7), DecisionOptions(targetFraction: 0.6)] {
+            let ws = try CardFixtures.tempDir()
+            addTeardownBlock { try? FileManager.default.removeItem(at: ws) }
+            let card = CardFixtures.card(L: 12, rho: 0.4, modelID: "m")
+            try CardFixtures.write(card, workspace: ws)
+            let w = Workspace(root: ws)
+            _ = try RankStage.run(RankRequest(workspace: w, models: ["m"], options: opts), logger: Logger(label: "t"))
+            let cardURL = ws.appendingPathComponent("outputs/m/card.json")
+            let back = try XCTUnwrap(ReportStage.rankOptions(w, id: "m", cardSHA: Hashing.sha256(file: cardURL)))
+            let data = try ReportStage.prepare(card: card, cardURL: cardURL, options: back, optionsSource: "rank")
+            for s in data.decision.selections {
+                let f = try JSON.decode(SelectionFile.self, from: ws.appendingPathComponent("outputs/m/selection-\(s.objective.rawValue).json"))
+                XCTAssertEqual(s.chosen.layers, f.selection.chosen.layers, "\(opts) \(s.objective)")
+            }
+        }
+    }
+
+    func testNiceTicksCloseTheAxis() {
+        XCTAssertEqual(SVGPlot.niceTicks(0, 89), [0, 20, 40, 60, 80, 100])
+        XCTAssertEqual(SVGPlot.logTicks(0.01, 10), [0.01, 0.1, 1, 10])
+        let front = SVGPlot.paretoFront([(0.5, 0.3), (0.6, 0.2), (0.7, 0.9), (0.9, 0.8), (1, 1)])
+        XCTAssertEqual(front.map(\.x), [0.5, 0.7, 1])
+    }
+}
