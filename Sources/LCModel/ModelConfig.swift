@@ -14,6 +14,12 @@ public struct RopeConfig: Codable, Sendable, Equatable {
     /// Rotary dimensions (defaults to headDim).
     public var dimensions: Int?
 
+    enum CodingKeys: String, CodingKey {
+        case theta, type, factor, dimensions
+        case lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
+        case originalMaxPositions = "original_max_positions"
+    }
+
     public init(theta: Double, type: String = "default", factor: Double? = nil, lowFreqFactor: Double? = nil,
                 highFreqFactor: Double? = nil, originalMaxPositions: Int? = nil, dimensions: Int? = nil) {
         self.theta = theta; self.type = type; self.factor = factor; self.lowFreqFactor = lowFreqFactor
@@ -43,6 +49,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var attentionBias: Bool
     /// bert only: number of token types.
     public var typeVocabSize: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, rope, activation
+        case numLayers = "num_layers", hiddenSize = "hidden_size", numHeads = "num_heads", numKVHeads = "num_kv_heads"
+        case headDim = "head_dim", intermediateSize = "intermediate_size", vocabSize = "vocab_size", normEps = "norm_eps"
+        case tiedEmbeddings = "tied_embeddings", maxPositions = "max_positions", attentionBias = "attention_bias"
+        case typeVocabSize = "type_vocab_size"
+    }
 
     public init(architecture: String, numLayers: Int, hiddenSize: Int, numHeads: Int, numKVHeads: Int, headDim: Int,
                 intermediateSize: Int, vocabSize: Int, normEps: Double, rope: RopeConfig?, tiedEmbeddings: Bool,

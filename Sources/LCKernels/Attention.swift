@@ -1,0 +1,118 @@
+// Scaled dot-product multi-head attention with grouped-query heads (KVH divides NH; head h uses kv head
+// h / (NH/KVH)), causal or bidirectional, optional key padding mask; forward, backward, and a naive reference.
+// Scores and the value product run through cblas_sgemm per (batch, head) on strided views.
+// Deliberately no KV cache, dropout, sliding window or ALiBi.
+import COpenBLAS
+import Foundation
+
+/// Attention forward.
+/// - Parameters:
+///   - out: (B,T,NH,HS), overwritten.
+///   - att: (B,NH,T,T), overwritten with the softmax probabilities (cached for backward; masked entries 0).
+///   - q: (B,T,NH,HS); k, v: (B,T,KVH,HS).
+///   - keyMask: (B,T), 1 = real token, 0 = padding (never attended to), or nil.
+///   - causal: query t attends to keys ≤ t only.
+/// Scale is 1/sqrt(HS). A query row with no visible key gets zero output.
+public func attention(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+                      k: UnsafePointer<Float>, v: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?, causal: Bool,
+                      B: Int, T: Int, NH: Int, KVH: Int, HS: Int) {
+    precondition(KVH > 0 && NH % KVH == 0, "NH must be a multiple of KVH")
+    let group = NH / KVH, scale = 1 / Float(HS).squareRoot()
+    let qs = Int32(NH * HS), ks = Int32(KVH * HS)
+    for b in 0..<B {
+        for h in 0..<NH {
+            let kvh = h / group
+            let qh = q + b * T * NH * HS + h * HS, kh = k + b * T * KVH * HS + kvh * HS
+            let vh = v + b * T * KVH * HS + kvh * HS, oh = out + b * T * NH * HS + h * HS
+            let a = att + (b * NH + h) * T * T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HS),
+                        scale, qh, qs, kh, ks, 0, a, Int32(T))
+            for t in 0..<T { maskedSoftmaxRow(a + t * T, t: t, T: T, causal: causal, mask: keyMask.map { $0 + b * T }) }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HS), Int32(T),
+                        1, a, Int32(T), vh, ks, 0, oh, qs)
+        }
+    }
+}
+
+/// Softmax over row `t` of the scores in place, with masked keys set to probability 0.
+@inline(__always)
+private func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, t: Int, T: Int, causal: Bool,
+                              mask: UnsafePointer<Float>?) {
+    @inline(__always) func visible(_ j: Int) -> Bool { (!causal || j <= t) && (mask.map { $0[j] != 0 } ?? true) }
+    var m = -Float.infinity
+    for j in 0..<T where visible(j) && row[j] > m { m = row[j] }
+    if m == -Float.infinity { for j in 0..<T { row[j] = 0 }; return }
+    var s: Float = 0
+    for j in 0..<T {
+        if visible(j) { let e = expf(row[j] - m); row[j] = e; s += e } else { row[j] = 0 }
+    }
+    let inv = 1 / s
+    for j in 0..<T { row[j] *= inv }
+}
+
+/// Naive reference for `attention` (same buffers), plain loops.
+public func attentionNaive(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+                           k: UnsafePointer<Float>, v: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
+                           causal: Bool, B: Int, T: Int, NH: Int, KVH: Int, HS: Int) {
+    let group = NH / KVH, scale = 1 / Float(HS).squareRoot()
+    for b in 0..<B {
+        for h in 0..<NH {
+            let kvh = h / group, a = att + (b * NH + h) * T * T
+            for t in 0..<T {
+                let qt = q + ((b * T + t) * NH + h) * HS
+                for j in 0..<T {
+                    let kj = k + ((b * T + j) * KVH + kvh) * HS
+                    var s: Float = 0
+                    for i in 0..<HS { s += qt[i] * kj[i] }
+                    a[t * T + j] = s * scale
+                }
+                maskedSoftmaxRow(a + t * T, t: t, T: T, causal: causal, mask: keyMask.map { $0 + b * T })
+                let ot = out + ((b * T + t) * NH + h) * HS
+                for i in 0..<HS {
+                    var s: Float = 0
+                    for j in 0..<T { s += a[t * T + j] * v[((b * T + j) * KVH + kvh) * HS + i] }
+                    ot[i] = s
+                }
+            }
+        }
+    }
+}
+
+/// Attention backward.
+/// - Parameters:
+///   - dq: (B,T,NH,HS), dk, dv: (B,T,KVH,HS): all OVERWRITTEN.
+///   - scratch: (T,T) workspace.
+///   - dout: (B,T,NH,HS); q, k, v, att as in the forward (att = probabilities from the forward).
+public func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                              dv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                              dout: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                              v: UnsafePointer<Float>, att: UnsafePointer<Float>, B: Int, T: Int, NH: Int, KVH: Int,
+                              HS: Int) {
+    let group = NH / KVH, scale = 1 / Float(HS).squareRoot()
+    let qs = Int32(NH * HS), ks = Int32(KVH * HS), t32 = Int32(T)
+    dk.update(repeating: 0, count: B * T * KVH * HS)
+    dv.update(repeating: 0, count: B * T * KVH * HS)
+    for b in 0..<B {
+        for h in 0..<NH {
+            let kvh = h / group
+            let qh = q + b * T * NH * HS + h * HS, kh = k + b * T * KVH * HS + kvh * HS
+            let vh = v + b * T * KVH * HS + kvh * HS, doh = dout + b * T * NH * HS + h * HS
+            let dqh = dq + b * T * NH * HS + h * HS, dkh = dk + b * T * KVH * HS + kvh * HS
+            let dvh = dv + b * T * KVH * HS + kvh * HS
+            let p = att + (b * NH + h) * T * T
+            // dV += Pᵀ·dO ; dP = dO·Vᵀ
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t32, Int32(HS), t32, 1, p, t32, doh, qs, 1, dvh, ks)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t32, t32, Int32(HS), 1, doh, qs, vh, ks, 0, scratch, t32)
+            // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale
+            for t in 0..<T {
+                let pr = p + t * T, dr = scratch + t * T
+                var dot: Float = 0
+                for j in 0..<T { dot += pr[j] * dr[j] }
+                for j in 0..<T { dr[j] = pr[j] * (dr[j] - dot) * scale }
+            }
+            // dQ = dS·K ; dK += dSᵀ·Q
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t32, Int32(HS), t32, 1, scratch, t32, kh, ks, 0, dqh, qs)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t32, Int32(HS), t32, 1, scratch, t32, qh, qs, 1, dkh, ks)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+// Per-block activation buffers for one (B,T) batch: every module's input activation `a` (spec §2) and the
+// intermediates a backward pass needs. The forward can keep one per layer (profile) or reuse one (inference).
+// Deliberately just storage; the math is in TransformerModel+Forward.swift.
+import LCKernels
+
+/// Buffers of one block for N = B·T positions. Module inputs: q/k/v/c_attn/query/key/value read `attnIn`;
+/// o_proj/c_proj/attention.output.dense read `attnOut`; gate/up/c_fc/intermediate read `ffnIn`;
+/// down/mlp.c_proj/output.dense read `act`.
+public final class BlockActivations: @unchecked Sendable {
+    public let B: Int, T: Int
+    /// (N,C) block input (residual stream in).
+    public let input: FloatBuffer
+    /// (N,C) input of the attention projections (normed input, or the raw input for post-LN BERT).
+    public let attnIn: FloatBuffer
+    /// (N) norm statistics of the first norm (mean only for LayerNorm).
+    public let norm1Mean: FloatBuffer, norm1Rstd: FloatBuffer
+    /// (N,3C) fused GPT-2 c_attn output; empty otherwise.
+    public let qkv: FloatBuffer
+    /// (N,NH·HS) q projection output (before qwen3 q_norm and RoPE); (N,NH) its q_norm rstd.
+    public let qProj: FloatBuffer, qRstd: FloatBuffer
+    /// (N,KVH·HS) k projection output (before k_norm and RoPE); (N,KVH) its k_norm rstd.
+    public let kProj: FloatBuffer, kRstd: FloatBuffer
+    /// (N,NH·HS) q after norm+RoPE; (N,KVH·HS) k after norm+RoPE; v.
+    public let q: FloatBuffer, k: FloatBuffer, v: FloatBuffer
+    /// (B,NH,T,T) attention probabilities.
+    public let att: FloatBuffer
+    /// (N,NH·HS) attention output = input of the output projection.
+    public let attnOut: FloatBuffer
+    /// (N,C) output projection result; residual sum after attention (pre-norm: the new stream; BERT: LN input).
+    public let proj: FloatBuffer, resid1: FloatBuffer
+    /// (N,C) input of the MLP up/gate projections; its norm statistics (N).
+    public let ffnIn: FloatBuffer, norm2Mean: FloatBuffer, norm2Rstd: FloatBuffer
+    /// (N,I) gate output (SwiGLU only), up output, activation (= input of down).
+    public let gate: FloatBuffer, up: FloatBuffer, act: FloatBuffer
+    /// (N,C) down output; residual sum after the MLP (BERT: LN input); (N) BERT output-LN statistics.
+    public let down: FloatBuffer, resid2: FloatBuffer, norm3Mean: FloatBuffer, norm3Rstd: FloatBuffer
+    /// (N,C) block output.
+    public let output: FloatBuffer
+
+    public init(config c: ModelConfig, B: Int, T: Int) {
+        self.B = B; self.T = T
+        let N = B * T, C = c.hiddenSize, I = c.intermediateSize
+        let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
+        let swi = c.activation == "silu", gpt2 = c.architecture == "gpt2", bert = c.architecture == "bert"
+        let qwen3 = c.architecture == "qwen3"
+        input = FloatBuffer(count: N * C); attnIn = FloatBuffer(count: N * C)
+        norm1Mean = FloatBuffer(count: N); norm1Rstd = FloatBuffer(count: N)
+        qkv = FloatBuffer(count: gpt2 ? N * 3 * C : 0)
+        qProj = FloatBuffer(count: qwen3 ? N * qD : 0); qRstd = FloatBuffer(count: qwen3 ? N * c.numHeads : 0)
+        kProj = FloatBuffer(count: qwen3 ? N * kD : 0); kRstd = FloatBuffer(count: qwen3 ? N * c.numKVHeads : 0)
+        q = FloatBuffer(count: N * qD); k = FloatBuffer(count: N * kD); v = FloatBuffer(count: N * kD)
+        att = FloatBuffer(count: B * c.numHeads * T * T); attnOut = FloatBuffer(count: N * qD)
+        proj = FloatBuffer(count: N * C); resid1 = FloatBuffer(count: N * C)
+        ffnIn = FloatBuffer(count: N * C); norm2Mean = FloatBuffer(count: N); norm2Rstd = FloatBuffer(count: N)
+        gate = FloatBuffer(count: swi ? N * I : 0); up = FloatBuffer(count: N * I); act = FloatBuffer(count: N * I)
+        down = FloatBuffer(count: N * C); resid2 = FloatBuffer(count: N * C)
+        norm3Mean = FloatBuffer(count: bert ? N : 0); norm3Rstd = FloatBuffer(count: bert ? N : 0)
+        output = FloatBuffer(count: N * C)
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LCFormatsTestsSmoke: XCTestCase { func testNothing() {} }

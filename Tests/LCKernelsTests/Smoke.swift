@@ -1,2 +1,0 @@
-import XCTest
-final class LCKernelsTestsSmoke: XCTestCase { func testNothing() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class LCModelTestsSmoke: XCTestCase { func testNothing() {} }

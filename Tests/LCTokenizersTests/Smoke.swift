@@ -1,2 +1,0 @@
-import XCTest
-final class LCTokenizersTestsSmoke: XCTestCase { func testNothing() {} }

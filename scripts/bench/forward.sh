@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# SmolLM2-135M forward on 4x128 tokens: seconds, GFLOP/s, and a plain cblas_sgemm of equal FLOPs for comparison.
+# Needs $LAYERCARD_CACHE/derived/smollm2-f32.safetensors (scripts/reference/forward_golden.py smollm2).
+# Usage: scripts/bench/forward.sh [threads]   (default: OpenBLAS default = core count)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ -n "${1:-}" ] && export OPENBLAS_NUM_THREADS="$1"
+swift build --build-tests -c release >/dev/null
+LAYERCARD_BENCH=1 swift test -c release --skip-build --filter RealModelForwardTests/testBenchmarkForward 2>&1 | grep '\[bench\]'
