@@ -4,6 +4,7 @@
 // non-negative norms). Deliberately not a schema migrator: unknown spec versions are refused.
 import Foundation
 import LCCore
+import LCFormats
 
 extension LayerCard {
     /// Spec versions this build understands.
@@ -23,13 +24,17 @@ extension LayerCard {
     /// Reads and validates a card.
     /// - Throws: `LCError.io` if unreadable, `LCError.format(path:message:)` naming the file and field otherwise.
     public static func load(from url: URL) throws -> LayerCard {
-        let card = try JSON.decode(LayerCard.self, from: url)
-        try card.validate(path: url.path)
-        return card
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw LCError.io(path: url.path, message: "cannot read card: \(error.localizedDescription)")
+        }
+        return try decode(data, path: url.path)
     }
 
-    /// Decodes and validates a card from bytes; `path` is only used in error messages.
+    /// Decodes and validates a card from bytes; `path` is only used in error messages. The bytes first go
+    /// through the strict parser (duplicate keys, NaN/Infinity literals, trailing garbage are errors).
     public static func decode(_ data: Data, path: String) throws -> LayerCard {
+        _ = try StrictJSON.parse(data, path: path)
         let card: LayerCard
         do { card = try JSONDecoder().decode(LayerCard.self, from: data) } catch {
             throw LCError.format(path: path, message: "invalid card JSON: \(JSON.describe(error))")

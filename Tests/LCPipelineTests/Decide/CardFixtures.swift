@@ -1,6 +1,7 @@
 // Hand-made Layer Cards for the rank/report/diff tests: small L, chosen signals, costs and couplings,
 // so every expected number can be recomputed by hand. Not a profile of any real model.
 import Foundation
+import XCTest
 import LCCard
 import LCCore
 import LCModel
@@ -41,10 +42,13 @@ enum CardFixtures {
                                                optimizer_bytes_per_layer: 12000, all_layers_cost: 100 + Double(L - 1), measured_layers: []))
     }
 
-    /// A fresh temporary folder.
-    static func tempDir(_ name: String = #function) throws -> URL {
+    /// A fresh temporary folder, removed when `test` finishes (kept if LAYERCARD_KEEP_TMP is set).
+    static func tempDir(_ test: XCTestCase, _ name: String = #function) throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("lc-decide-\(name.filter { $0.isLetter })-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        if ProcessInfo.processInfo.environment["LAYERCARD_KEEP_TMP"] == nil {
+            test.addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+        }
         return d
     }
 

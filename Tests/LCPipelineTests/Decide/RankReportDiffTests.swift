@@ -12,7 +12,7 @@ final class RankReportDiffTests: XCTestCase {
     let logger = Logger(label: "test")
 
     func testRankWritesSelectionsAndPEFTConfigs() throws {
-        let ws = try CardFixtures.tempDir()
+        let ws = try CardFixtures.tempDir(self)
         try CardFixtures.write(CardFixtures.card(L: 6, modelID: "m1"), workspace: ws)
         let out = try RankStage.run(RankRequest(workspace: Workspace(root: ws), models: ["m1"],
                                                 options: DecisionOptions(k: 3, modules: ["v_proj", "q_proj"], rank: 4, alpha: 8)), logger: logger)
@@ -82,7 +82,7 @@ final class RankReportDiffTests: XCTestCase {
     }
 
     func testReportFilesAreSelfContainedWithEverySection() throws {
-        let ws = try CardFixtures.tempDir()
+        let ws = try CardFixtures.tempDir(self)
         try CardFixtures.write(CardFixtures.card(L: 12, rho: 0.6, modelID: "m2"), workspace: ws)
         let out = try ReportStage.run(ReportRequest(workspace: Workspace(root: ws), models: ["m2"]), logger: logger)
         XCTAssertEqual(out.map(\.status), [.ok])
@@ -106,7 +106,7 @@ final class RankReportDiffTests: XCTestCase {
     }
 
     func testReportReusesRankParameters() throws {
-        let ws = try CardFixtures.tempDir()
+        let ws = try CardFixtures.tempDir(self)
         try CardFixtures.write(CardFixtures.card(L: 8, modelID: "m3"), workspace: ws)
         _ = try RankStage.run(RankRequest(workspace: Workspace(root: ws), models: ["m3"], options: DecisionOptions(k: 2, signal: .resnorm)), logger: logger)
         let opts = try XCTUnwrap(ReportStage.rankOptions(Workspace(root: ws), id: "m3",
@@ -126,7 +126,7 @@ final class RankReportDiffTests: XCTestCase {
     }
 
     func testDiffWithItselfAndWithPerturbedCard() throws {
-        let ws = try CardFixtures.tempDir()
+        let ws = try CardFixtures.tempDir(self)
         let card = CardFixtures.card(L: 10, rho: 0.5, modelID: "base")
         try CardFixtures.write(card, workspace: ws)
         let same = try DiffStage.run(DiffRequest(workspace: Workspace(root: ws), a: "base", b: "base"), logger: logger)
@@ -158,7 +158,7 @@ final class RankReportDiffTests: XCTestCase {
     }
 
     func testCardValidationNamesFileAndField() throws {
-        let ws = try CardFixtures.tempDir()
+        let ws = try CardFixtures.tempDir(self)
         func check(_ mutate: (inout LayerCard) -> Void, field: String, file: StaticString = #filePath, line: UInt = #line) throws {
             var c = CardFixtures.card(L: 4)
             mutate(&c)
@@ -179,6 +179,11 @@ final class RankReportDiffTests: XCTestCase {
         let url = ws.appendingPathComponent("trunc.json")
         try Data("{\"spec_version\": 1, \"model_id\": 3}".utf8).write(to: url)
         XCTAssertThrowsError(try LayerCard.load(from: url)) { XCTAssertTrue("\($0)".contains(url.path)) }
+        let dup = ws.appendingPathComponent("dup.json")
+        var text = String(decoding: try JSON.encode(CardFixtures.card(L: 4)), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"loss\" : 2.5,", with: "\"loss\" : 2.5, \"loss\" : 9,")
+        try Data(text.utf8).write(to: dup)
+        XCTAssertThrowsError(try LayerCard.load(from: dup)) { XCTAssertTrue("\($0)".contains("duplicate key 'loss'") && "\($0)".contains(dup.path), "\($0)") }
         var nan = CardFixtures.card(L: 4); nan.layers[2].resnorm = .nan
         XCTAssertThrowsError(try nan.encodedJSON()) { XCTAssertTrue("\($0)".contains("layers.2.resnorm"), "\($0)") }
     }
@@ -205,7 +210,7 @@ final class RankReportDiffTests: XCTestCase {
 
     func testCLIExitCodes() throws {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("build the layercard executable first: \(binary.path)") }
-        let ws = try CardFixtures.tempDir()
+        let ws = try CardFixtures.tempDir(self)
         try CardFixtures.write(CardFixtures.card(L: 6, modelID: "a"), workspace: ws)
         try CardFixtures.write(CardFixtures.card(L: 8, modelID: "b"), workspace: ws)
         var v2 = CardFixtures.card(L: 6, modelID: "c"); v2.spec_version = 1
@@ -250,8 +255,7 @@ final class ReportConsistencyTests: XCTestCase {
     /// The report shows the same selections the rank stage wrote (defaults, and k + F given).
     func testReportMatchesRankSelections() throws {
         for opts in [DecisionOptions(), DecisionOptions(k: 3, targetFraction: 0.7), DecisionOptions(targetFraction: 0.6)] {
-            let ws = try CardFixtures.tempDir()
-            addTeardownBlock { try? FileManager.default.removeItem(at: ws) }
+            let ws = try CardFixtures.tempDir(self)
             let card = CardFixtures.card(L: 12, rho: 0.4, modelID: "m")
             try CardFixtures.write(card, workspace: ws)
             let w = Workspace(root: ws)
