@@ -12,7 +12,7 @@ public struct ColumnDelta: Codable, Sendable, Equatable {
     public var b: Double?
     /// b − a (nil when either is missing).
     public var delta: Double?
-    /// (b − a) / max(|a|, |b|), in [-2, 2]; 0 when both are 0.
+    /// (b − a) / |a|; 0 when both are 0; nil when a is 0 and b is not (or either is missing).
     public var relative: Double?
 }
 
@@ -117,8 +117,8 @@ public enum Compare {
 
     static func delta(_ a: Double?, _ b: Double?) -> ColumnDelta {
         guard let a, let b else { return ColumnDelta(a: a, b: b, delta: nil, relative: nil) }
-        let m = max(abs(a), abs(b))
-        return ColumnDelta(a: a, b: b, delta: b - a, relative: m > 0 ? (b - a) / m : 0)
+        let r: Double? = a != 0 ? (b - a) / abs(a) : (b == 0 ? 0 : nil)
+        return ColumnDelta(a: a, b: b, delta: b - a, relative: r)
     }
 
     static func layerColumns(_ s: LayerStats) -> [String: Double?] {
@@ -143,7 +143,11 @@ public enum Compare {
         for m in A.modules { modA["\(m.layer).\(m.module)"] = m }
         for m in B.modules { modB["\(m.layer).\(m.module)"] = m }
         var layerDiffs: [LayerDiff] = [], moduleDiffs: [ModuleDiff] = []
-        func exceeds(_ d: ColumnDelta) -> Bool { (d.relative.map { abs($0) > tolerance } ?? false) || ((d.a == nil) != (d.b == nil)) }
+        // Changed: relative change above tolerance, a value appearing from 0, or a column present on one side only.
+        func exceeds(_ d: ColumnDelta) -> Bool {
+            if let r = d.relative { return abs(r) > tolerance }
+            return d.a != nil || d.b != nil
+        }
         for l in 0..<n {
             var cols: [String: ColumnDelta] = [:], changed: [String] = []
             let ca = layerColumns(A.layers[l]), cb = layerColumns(B.layers[l])

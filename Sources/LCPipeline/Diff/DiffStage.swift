@@ -74,12 +74,23 @@ public enum DiffStage {
 public enum DiffReport {
     static func num(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "–" }
     static func rel(_ x: Double?) -> String { x.map { String(format: "%+.1f%%", $0 * 100) } ?? "–" }
+    /// Changed columns for display: layer columns, then the modules with any changed column.
+    static func changedSummary(_ l: LayerDiff) -> String {
+        let layerCols = l.changed_columns.filter { !$0.hasPrefix("module ") }
+        var mods: [String] = []
+        for c in l.changed_columns where c.hasPrefix("module ") {
+            let m = String(c.dropFirst(7).split(separator: ".").dropLast().joined(separator: "."))
+            if !mods.contains(m) { mods.append(m) }
+        }
+        return (layerCols + (mods.isEmpty ? [] : ["modules " + mods.joined(separator: " ")])).joined(separator: ", ")
+    }
+
     static let keyColumns = ["grad_norm", "resnorm", "resnorm_lora", "act_energy_mean", "predicted_gain", "cost", "measured_gain"]
 
     public static func markdown(_ d: CardDiff) -> String {
         var s = "# Layer Card diff: \(d.a.label) → \(d.b.label)\n\n**Verdict: \(d.verdict)** (\(d.verdict_reason)).\n\n"
         s += "A: \(d.a.path) (model \(d.a.model_id), spec v\(d.a.spec_version), \(d.a.layers) layers)  \nB: \(d.b.path) (model \(d.b.model_id), spec v\(d.b.spec_version), \(d.b.layers) layers)  \n"
-        s += "Layer 0 = input side. Deltas are B − A; relative = (B − A)/max(|A|, |B|); a layer is flagged when any column changes by more than \(d.tolerance * 100)% (coupling: absolute).\n\n"
+        s += "Layer 0 = input side. Deltas are B − A; relative = (B − A)/|A|; a layer is flagged when any column changes by more than \(d.tolerance * 100)% (coupling: absolute).\n\n"
         if !d.mismatches.isEmpty { s += "Mismatches accepted (--allow-mismatch):\n" + d.mismatches.map { "- \($0)\n" }.joined() + "\n" }
         s += "## Ranking correlations (Spearman, average ranks for ties)\n\n| column | Spearman | flag |\n|---|---|---|\n"
         for c in d.correlations { s += "| \(c.column) | \(String(format: "%.3f", c.spearman)) | \(c.flagged ? "below 0.8: ranking does not transfer" : "") |\n" }
@@ -91,7 +102,7 @@ public enum DiffReport {
         s += "| layer | " + keyColumns.map { "\($0) (rel)" }.joined(separator: " | ") + " | coupling max abs Δ | changed columns |\n|" + String(repeating: "---|", count: keyColumns.count + 3) + "\n"
         for l in d.layers {
             s += "| \(l.layer)\(l.changed ? " ⚑" : "") | " + keyColumns.map { rel(l.columns[$0]?.relative) }.joined(separator: " | ")
-            s += " | \(String(format: "%.3g", l.coupling_max_abs_delta)) | \(l.changed_columns.joined(separator: ", ")) |\n"
+            s += " | \(String(format: "%.3g", l.coupling_max_abs_delta)) | \(changedSummary(l)) |\n"
         }
         if !d.modules_only_in_a.isEmpty || !d.modules_only_in_b.isEmpty {
             s += "\nModules only in A: \(d.modules_only_in_a.joined(separator: ", ")); only in B: \(d.modules_only_in_b.joined(separator: ", "))\n"
@@ -123,7 +134,7 @@ public enum DiffReport {
         h += keyColumns.map { "<th>\($0) (rel)</th>" }.joined() + "<th>coupling max |Δ|</th><th>changed columns</th></tr>"
         for l in d.layers {
             h += "<tr\(l.changed ? " class=\"chosen\"" : "")><td>\(l.layer)</td>" + keyColumns.map { "<td class=\"num\">\(rel(l.columns[$0]?.relative))</td>" }.joined()
-            h += "<td class=\"num\">\(String(format: "%.3g", l.coupling_max_abs_delta))</td><td class=\"note\">\(e(l.changed_columns.joined(separator: ", ")))</td></tr>"
+            h += "<td class=\"num\">\(String(format: "%.3g", l.coupling_max_abs_delta))</td><td class=\"note\">\(e(changedSummary(l)))</td></tr>"
         }
         h += "</table><p class=\"note\">Per-module deltas of every column are in diff.json.</p></body></html>\n"
         return h
