@@ -39,8 +39,9 @@ public struct GainModel: Sendable {
     public let b: [Double]
     /// L×L coupling used by the solver (the card's, with negative eigenvalues clipped if any).
     public let R: [[Double]]
-    /// The smallest eigenvalue of the card's coupling; < 0 means it was clipped to PSD before use.
-    public let couplingMinEigenvalue: Double
+    /// The smallest eigenvalue of the card's coupling when it is not positive definite (it was then clipped
+    /// to PSD before use); nil when the coupling is positive definite (Cholesky succeeded, nothing changed).
+    public let couplingMinEigenvalue: Double?
     public var count: Int { b.count }
 
     /// - Parameters: b: per-layer linear terms (≥ 0); coupling: L×L symmetric, unit diagonal.
@@ -50,6 +51,10 @@ public struct GainModel: Sendable {
     public init(b: [Double], coupling: [[Double]]) {
         precondition(coupling.count == b.count && coupling.allSatisfy { $0.count == b.count }, "coupling must be L×L")
         self.b = b
+        if choleskySolve(coupling, Array(repeating: 1, count: b.count)) != nil {
+            R = coupling; couplingMinEigenvalue = nil
+            return
+        }
         let (vals, vecs) = symmetricEigen(coupling)
         let minEig = vals.min() ?? 0
         couplingMinEigenvalue = minEig

@@ -77,11 +77,13 @@ public struct Selector: Sendable {
     public let cost: CostModelView
     public let signal: Signal
     public var L: Int { gain.count }
-    public var gainAll: Double { gain.gain(Array(0..<L)) }
+    /// gain(all layers), solved once.
+    public let gainAll: Double
 
     public init(gain: GainModel, cost: CostModelView, signal: Signal) {
         precondition(gain.count == cost.layerCost.count, "gain and cost must cover the same layers")
         self.gain = gain; self.cost = cost; self.signal = signal
+        gainAll = gain.gain(Array(0..<gain.count))
     }
 
     public init(card: LayerCard, signal: Signal) throws {
@@ -99,32 +101,39 @@ public struct Selector: Sendable {
                         cost_fraction: ca > 0 ? c / ca : 0, speedup: cost.speedup(set))
     }
 
-    /// Greedy forward selection from `start` over `candidates`, maximizing gain(S) at each step (ties: lower
-    /// index). Returns every prefix: result[i] is the set after i additions (result[0] == start).
-    public func greedyPrefixes(start: [Int], candidates: [Int], maxSize: Int) -> [[Int]] {
-        var S = start, pool = candidates.filter { !start.contains($0) }
-        var out = [S]
-        while S.count < maxSize, !pool.isEmpty {
-            var bestI = 0, bestG = -Double.infinity
-            for (i, l) in pool.enumerated() {
-                let g = gain.gain(S + [l])
-                if g > bestG { bestG = g; bestI = i }
+    /// Greedy forward selection from `start` over `candidates`, maximizing gain(S) at each step (ties: the
+    /// earlier candidate). Returns every prefix: result[i] is the set after i additions (result[0] == start).
+    /// Candidate gains come from `GainModel.extend` (incremental, exact).
+    public func greedyPrefixStates(start: [Int], candidates: [Int], maxSize: Int) -> [GainState] {
+        var st = gain.state(start)
+        var pool = candidates.filter { !start.contains($0) }
+        var out = [st]
+        while st.S.count < maxSize, !pool.isEmpty {
+            var bestI = 0, best = gain.extend(st, with: pool[0])
+            for (i, l) in pool.enumerated().dropFirst() {
+                let s2 = gain.extend(st, with: l)
+                if s2.gain > best.gain { best = s2; bestI = i }
             }
-            S.append(pool.remove(at: bestI))
-            out.append(S.sorted())
+            pool.remove(at: bestI)
+            st = best
+            out.append(st)
         }
         return out
     }
 
+    /// The layer sets of `greedyPrefixStates`.
+    public func greedyPrefixes(start: [Int], candidates: [Int], maxSize: Int) -> [[Int]] {
+        greedyPrefixStates(start: start, candidates: candidates, maxSize: maxSize).map(\.S)
+    }
+
     /// For every lowest layer m: greedy prefixes {m} ⊂ ... ⊂ {m..L-1} among layers > m. The search space of
     /// the cost and balanced objectives, and the population of the report's gain–cost scatter.
-    public func prefixes(maxSize: Int? = nil) -> [[Int]] {
-        var all: [[Int]] = []
-        for m in 0..<L {
-            all += greedyPrefixes(start: [m], candidates: Array((m + 1)..<L), maxSize: maxSize ?? L)
-        }
-        return all
+    public func prefixStates(maxSize: Int? = nil) -> [GainState] {
+        (0..<L).flatMap { m in greedyPrefixStates(start: [m], candidates: Array((m + 1)..<L), maxSize: maxSize ?? L) }
     }
+
+    /// The layer sets of `prefixStates`.
+    public func prefixes(maxSize: Int? = nil) -> [[Int]] { prefixStates(maxSize: maxSize).map(\.S) }
 
     /// Runs one objective. - Throws: `LCError.usage` for k outside 1...L or F outside (0, 1].
     public func select(_ objective: Objective, k: Int? = nil, targetFraction: Double? = nil) throws -> Selection {
@@ -138,8 +147,8 @@ public struct Selector: Sendable {
                 S = greedyPrefixes(start: [], candidates: Array(0..<L), maxSize: k).last ?? []
                 method = "greedy forward selection maximizing gain(S), k = \(k)"
             } else if let f = targetFraction {
-                let p = greedyPrefixes(start: [], candidates: Array(0..<L), maxSize: L)
-                S = p.first { !$0.isEmpty && gain.gain($0) >= f * ga * (1 - 1e-12) } ?? Array(0..<L)
+                let p = greedyPrefixStates(start: [], candidates: Array(0..<L), maxSize: L)
+                S = p.first { !$0.S.isEmpty && $0.gain >= f * ga * (1 - 1e-12) }?.S ?? Array(0..<L)
                 method = "greedy forward selection maximizing gain(S), smallest prefix reaching \(f) of gain(all)"
             } else {
                 S = greedyPrefixes(start: [], candidates: Array(0..<L), maxSize: defaultK).last ?? []
@@ -150,8 +159,14 @@ public struct Selector: Sendable {
             S = cheapestReaching(f * ga * (1 - 1e-12))
             method = "for each lowest layer m: greedy by gain from {m} over layers > m until gain(S) >= \(f)·gain(all); cheapest cost(S) over m"
         case .balanced:
-            let cands = prefixes(maxSize: k).filter { k == nil || $0.count == k }
-            S = cands.max { a, b in ratio(a) < ratio(b) || (ratio(a) == ratio(b) && a.count > b.count) } ?? Array(0..<L)
+            // Best gain/cost; ties go to the smaller set.
+            var best: (S: [Int], r: Double)? = nil
+            for st in prefixStates(maxSize: k) where k == nil || st.S.count == k {
+                let c = cost.cost(st.S), r = c > 0 ? st.gain / c : 0
+                if let b = best, !(r > b.r || (r == b.r && st.S.count < b.S.count)) { continue }
+                best = (st.S, r)
+            }
+            S = best?.S ?? Array(0..<L)
             method = "for each lowest layer m: greedy by gain from {m} over layers > m; the prefix maximizing gain(S)/cost(S)"
                 + (k.map { " with |S| = \($0)" } ?? " over all sizes")
         }
@@ -161,25 +176,30 @@ public struct Selector: Sendable {
                          baselines: baselines(k: max(1, chosen.layers.count)), method: method)
     }
 
-    func ratio(_ S: [Int]) -> Double { let c = cost.cost(S); return c > 0 ? gain.gain(S) / c : 0 }
-
     /// The cheapest per-m greedy set reaching `target` (pruned: a lowest layer m whose cost alone is no cheaper
     /// than the best found cannot win). Falls back to all layers.
     func cheapestReaching(_ target: Double) -> [Int] {
         var best: (S: [Int], cost: Double)? = nil
+        var tail = gain.emptyState  // {m..L-1}, grown as m decreases: no set with lowest layer m can beat it
         for m in (0..<L).reversed() {
+            tail = gain.extend(tail, with: m)
             if let b = best, cost.layerCost[m] >= b.cost { continue }
-            if gain.gain(Array(m..<L)) < target { continue }
-            var S = [m], pool = Array((m + 1)..<L)
-            while gain.gain(S) < target, !pool.isEmpty {
-                if let b = best, cost.cost(S) + cost.adapterCost >= b.cost { break }
-                var bestI = 0, bestG = -Double.infinity
-                for (i, l) in pool.enumerated() { let g = gain.gain(S + [l]); if g > bestG { bestG = g; bestI = i } }
-                S.append(pool.remove(at: bestI))
+            if tail.gain < target { continue }
+            var st = gain.state([m]), pool = Array((m + 1)..<L)
+            while st.gain < target, !pool.isEmpty {
+                if let b = best, cost.cost(st.S) + cost.adapterCost >= b.cost { break }
+                var bestI = 0, next = gain.extend(st, with: pool[0])
+                for (i, l) in pool.enumerated().dropFirst() {
+                    let s2 = gain.extend(st, with: l)
+                    if s2.gain > next.gain { next = s2; bestI = i }
+                }
+                pool.remove(at: bestI)
+                st = next
             }
-            guard gain.gain(S) >= target else { continue }
-            let c = cost.cost(S)
-            if best == nil || c < best!.cost { best = (S.sorted(), c) }
+            guard st.gain >= target else { continue }
+            let c = cost.cost(st.S)
+            if let b = best, c >= b.cost { continue }
+            best = (st.S, c)
         }
         return best?.S ?? Array(0..<L)
     }

@@ -41,8 +41,9 @@ public struct SelectionFile: Codable, Sendable, Equatable {
     public var layer_convention = "layer 0 = input side (next to the embeddings)"
     public var lora: LoraParams
     public var selection: Selection
-    /// Smallest eigenvalue of the card's coupling (< 0: clipped to PSD before solving).
-    public var coupling_min_eigenvalue: Double
+    /// Smallest eigenvalue of the card's coupling when it was not positive definite and had to be clipped to
+    /// PSD before solving; null when it was positive definite.
+    public var coupling_min_eigenvalue: Double?
     public var peft_dir: String
 
     public struct LoraParams: Codable, Sendable, Equatable {

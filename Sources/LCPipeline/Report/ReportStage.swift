@@ -59,7 +59,7 @@ public enum ReportStage {
         let d = try Decide.decide(card, options: opts)
         let sel = d.selector
         let ga = sel.gainAll, ca = sel.cost.costAll
-        let cloud = sel.prefixes().map { S in (x: ca > 0 ? sel.cost.cost(S) / ca : 0, y: ga > 0 ? sel.gain.gain(S) / ga : 0) }
+        let cloud = sel.prefixStates().map { st in (x: ca > 0 ? sel.cost.cost(st.S) / ca : 0, y: ga > 0 ? st.gain / ga : 0) }
         let pg = try GainModel(card: d.signalCard, signal: .predicted_gain)
         let pgAll = pg.gain(Array(0..<pg.count))
         let share = d.signalCard.layers.map { pgAll > 0 ? $0.predicted_gain / pgAll : 0 }

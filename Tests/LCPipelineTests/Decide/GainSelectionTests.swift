@@ -61,7 +61,8 @@ final class GainSelectionTests: XCTestCase {
         // Not a Gram matrix (min eigenvalue < 0): the raw QP would be unbounded in the negative direction.
         let R = [[1.0, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]
         let m = GainModel(b: [1, 1, 1], coupling: R)
-        XCTAssertLessThan(m.couplingMinEigenvalue, 0)
+        XCTAssertLessThan(m.couplingMinEigenvalue ?? 0, 0)
+        XCTAssertNil(GainModel(b: [1, 1], coupling: [[1, 0.5], [0.5, 1]]).couplingMinEigenvalue)
         XCTAssertTrue(m.gain([0, 1, 2]).isFinite)
         XCTAssertEqual(m.gain([0, 1, 2]), m.gainBruteForce([0, 1, 2]), accuracy: 1e-8)
     }
@@ -190,3 +191,37 @@ final class GainSelectionTests: XCTestCase {
         XCTAssertThrowsError(try s.select(.cost, targetFraction: 1.5))
     }
 }
+
+final class GainIncrementalTests: XCTestCase {
+    /// extend(state(S), l).gain equals the full solve of S ∪ {l}, on coupled, rank-deficient and near-collinear problems.
+    func testExtendMatchesFullSolve() {
+        var rng = SplitMix64(seed: 9)
+        func u() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+        for trial in 0..<150 {
+            let L = 3 + trial % 9, dims = 1 + trial % 4
+            let vecs = (0..<L).map { _ -> [Double] in let v = (0..<dims).map { _ in u() * 2 - 1 + 0.4 }; let n = sqrt(v.reduce(0) { $0 + $1 * $1 }); return v.map { $0 / n } }
+            let R = vecs.map { a in vecs.map { b in zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } } }
+            let m = GainModel(b: (0..<L).map { _ in u() * 2 }, coupling: R)
+            var st = m.emptyState
+            for l in (0..<L).shuffled(using: &rng) {
+                st = m.extend(st, with: l)
+                XCTAssertEqual(st.gain, m.gain(st.S), accuracy: 1e-9 * max(1, st.gain), "trial \(trial) S=\(st.S)")
+                XCTAssertEqual(st.gain, m.gainBruteForce(st.S), accuracy: 1e-8 * max(1, st.gain))
+            }
+        }
+    }
+
+    /// Greedy prefixes from the incremental path are the ones a from-scratch greedy finds.
+    func testGreedyMatchesNaiveGreedy() throws {
+        let card = CardFixtures.card(L: 10, grad: (0..<10).map { 1 + 0.7 * sin(Double($0) * 1.3) }, rho: 0.8)
+        let s = try Selector(card: card, signal: .grad_norm)
+        var S: [Int] = [], pool = Array(0..<10), naive: [[Int]] = [[]]
+        while !pool.isEmpty {
+            let i = pool.indices.max { s.gain.gain(S + [pool[$0]]) < s.gain.gain(S + [pool[$1]]) } ?? 0
+            S.append(pool.remove(at: i)); naive.append(S.sorted())
+        }
+        XCTAssertEqual(s.greedyPrefixes(start: [], candidates: Array(0..<10), maxSize: 10), naive)
+    }
+}
+
+extension SplitMix64: RandomNumberGenerator {}
