@@ -51,8 +51,8 @@ extension LayerCard {
             throw fail("spec_version", "unknown spec version \(spec_version) (this build knows \(LayerCard.knownSpecVersions.sorted()))")
         }
         let L = config.numLayers
-        guard L > 0 else { throw fail("config.numLayers", "must be positive, got \(L)") }
-        guard layers.count == L else { throw fail("layers", "has \(layers.count) entries but config.numLayers is \(L)") }
+        guard L > 0 else { throw fail("config.num_layers", "must be positive, got \(L)") }
+        guard layers.count == L else { throw fail("layers", "has \(layers.count) entries but config.num_layers is \(L)") }
         for (i, s) in layers.enumerated() {
             guard s.layer == i else { throw fail("layers.\(i).layer", "expected \(i), got \(s.layer) (layers must be in order)") }
             let cols: [(String, Double?)] = [("grad_norm", s.grad_norm), ("resnorm", s.resnorm), ("resnorm_lora", s.resnorm_lora),

@@ -52,7 +52,7 @@ public enum DiffStage {
             mismatches.append("\(ub.path): field 'spec_version' is \(B.spec_version) but \(ua.path) has \(A.spec_version)")
         }
         if A.layers.count != B.layers.count {
-            mismatches.append("\(ub.path): field 'config.numLayers' is \(B.layers.count) but \(ua.path) has \(A.layers.count)")
+            mismatches.append("\(ub.path): field 'config.num_layers' is \(B.layers.count) but \(ua.path) has \(A.layers.count)")
         }
         if !mismatches.isEmpty && !req.allowMismatch {
             throw LCError.format(path: ub.path, message: "cards are not comparable: " + mismatches.joined(separator: "; ") + " (pass --allow-mismatch to compare the common layers anyway)")

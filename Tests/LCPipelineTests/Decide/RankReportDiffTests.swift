@@ -232,7 +232,7 @@ final class RankReportDiffTests: XCTestCase {
         r = try runCLI(["diff", "a", "c"] + w)
         XCTAssertEqual(r.code, 0, r.err); XCTAssertTrue(r.out.contains("verdict: selection still valid"), r.out)
         r = try runCLI(["diff", "a", "b"] + w)
-        XCTAssertEqual(r.code, 2); XCTAssertTrue(r.err.contains("b/card.json") && r.err.contains("config.numLayers"), r.err)
+        XCTAssertEqual(r.code, 2); XCTAssertTrue(r.err.contains("b/card.json") && r.err.contains("config.num_layers"), r.err)
         r = try runCLI(["diff", "a", "b", "--allow-mismatch"] + w)
         XCTAssertEqual(r.code, 0, r.err)
 
