@@ -72,7 +72,8 @@ public enum Decide {
     public static func restrict(_ card: LayerCard, to modules: [String]) -> (LayerCard, String) {
         let profiled = Set(card.modules.map(\.module))
         if Set(modules) == profiled || card.modules.isEmpty {
-            return (card, "card layer aggregates over \(profiled.isEmpty ? "the profiled modules" : profiled.sorted().joined(separator: ","))")
+            let names = Architecture.modules(card.architecture).filter(profiled.contains)
+            return (card, "card layer aggregates over \(names.isEmpty ? "the profiled modules" : names.joined(separator: ","))")
         }
         var byLayer: [Int: [String: ModuleStats]] = [:]
         for m in card.modules { byLayer[m.layer, default: [:]][m.module] = m }
