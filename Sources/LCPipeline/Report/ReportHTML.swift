@@ -82,6 +82,16 @@ public enum ReportHTML {
                                  series: costSeries, yMin: 0),
                     "Analytic FLOPs per token (\(esc(c.cost_model.unit))): forward of the whole model + backward down to l + adapter gradients, relative to adapters at every layer; activation memory retained for layers ≥ l.")
 
+        if let corr = ReportMarkdown.measuredCorrelations(c) {
+            h += "<h2 id=\"measured\">Measured performance</h2>\n"
+            let ms = c.layers.map { $0.measured_gain ?? 0 }
+            h += figure(SVGPlot.plot(title: "Measured single-layer LoRA gain (probe)", xLabel: "layer (0 = input side)",
+                                     yLabel: "held-out loss decrease (nats)", series: [PlotSeries("measured_gain", ms, color: SVGPlot.palette[2], style: .bars)]),
+                        "Held-out loss decrease of a LoRA adapter trained at one layer at a time (spec section 5).")
+            h += "<table><tr><th>signal</th><th>Spearman with measured_gain</th></tr>"
+            for (k, v) in corr { h += "<tr><td>\(esc(k))</td><td class=\"num\">\(String(format: "%.3f", v))</td></tr>" }
+            h += "</table>\n"
+        }
         h += "<h2 id=\"coupling\">Coupling</h2>\n<p>\(esc(ReportMarkdown.couplingSummary(c)))</p>\n"
         h += figure(SVGPlot.heatmap(title: "Layer coupling (cosine of effects on the final hidden state)", matrix: c.coupling,
                                     xLabel: "layer m (0 = input side)", yLabel: "layer l (0 = input side)", colorbarLabel: "coupling[l][m] (cosine)"),

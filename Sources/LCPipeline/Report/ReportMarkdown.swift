@@ -36,6 +36,10 @@ public enum ReportMarkdown {
             s += "| \(l) | \(T.sci(st.grad_norm)) | \(T.sci(st.resnorm)) | \(T.sci(st.resnorm_lora)) | \(T.sci(st.act_energy_mean)) | \(T.pct(r.predictedShare[l])) | \(T.pct(st.cost / max(d.selector.cost.costAll, 1e-300))) |"
             s += hasMeasured ? " \(st.measured_gain.map(T.sci) ?? "") |\n" : "\n"
         }
+        if let corr = measuredCorrelations(c) {
+            s += "\n## Measured performance\n\nSpearman rank correlation of the probe's measured_gain with each cheap signal (which signal to trust for this model and data):\n\n| signal | Spearman with measured_gain |\n|---|---|\n"
+            for (k, v) in corr { s += "| \(k) | \(String(format: "%.3f", v)) |\n" }
+        }
         s += "\n## Coupling\n\n" + couplingSummary(c) + "\n"
         s += "\n## Gain vs cost\n\nEvery strategy as (cost(S)/cost(all), gain(S)/gain(all)); the Pareto front and the \(r.cloud.count) searched sets are plotted in report.html.\n\n"
         s += "| # | strategy | cost / cost(all) | gain share | on the Pareto front |\n|---|---|---|---|---|\n"
@@ -77,6 +81,15 @@ public enum ReportMarkdown {
             }
         }
         return out
+    }
+
+    /// Spearman of measured_gain with each cheap signal (spec §5), when every layer was probed.
+    public static func measuredCorrelations(_ c: LayerCard) -> [(String, Double)]? {
+        let m = c.layers.compactMap(\.measured_gain)
+        guard m.count == c.layers.count, m.count > 1 else { return nil }
+        return [("grad_norm", c.layers.map(\.grad_norm)), ("resnorm", c.layers.map(\.resnorm)),
+                ("resnorm_lora", c.layers.map(\.resnorm_lora)), ("act_energy (layer mean)", c.layers.map(\.act_energy_mean))]
+            .map { ($0.0, Compare.spearman(m, $0.1)) }
     }
 
     static func couplingSummary(_ c: LayerCard) -> String {

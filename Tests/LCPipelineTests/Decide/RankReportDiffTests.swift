@@ -105,6 +105,19 @@ final class RankReportDiffTests: XCTestCase {
         XCTAssertTrue(csv[0].hasPrefix("layer,module,d_in,d_out,grad_norm"))
     }
 
+    func testReportWithMeasuredGainShowsCorrelations() throws {
+        let ws = try CardFixtures.tempDir(self)
+        // measured_gain ranks layers exactly like grad_norm (1..6) → Spearman 1.
+        try CardFixtures.write(CardFixtures.card(L: 6, modelID: "p", measured: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06]), workspace: ws)
+        _ = try ReportStage.run(ReportRequest(workspace: Workspace(root: ws), models: ["p"]), logger: logger)
+        let html = try String(contentsOf: ws.appendingPathComponent("outputs/p/report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("id=\"measured\""))
+        XCTAssertTrue(html.contains("Signal <b>measured_gain</b>"))
+        let md = try String(contentsOf: ws.appendingPathComponent("outputs/p/report.md"), encoding: .utf8)
+        XCTAssertTrue(md.contains("| grad_norm | 1.000 |"), md)
+        XCTAssertNil(html.range(of: "\\b(nan|inf)\\b", options: [.regularExpression, .caseInsensitive]), "no non-finite numbers printed")
+    }
+
     func testReportReusesRankParameters() throws {
         let ws = try CardFixtures.tempDir(self)
         try CardFixtures.write(CardFixtures.card(L: 8, modelID: "m3"), workspace: ws)
