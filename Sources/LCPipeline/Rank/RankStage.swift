@@ -13,14 +13,18 @@ public struct OutputRecord: Codable, Sendable, Equatable {
     public var bytes: Int
 }
 
-/// manifests/<id>/{rank,report}.json.
+/// manifests/<id>/{rank,report}.json (readable as the batch runner's `ManifestHeader`).
 public struct DecisionManifest: Codable, Sendable {
     public var schema_version = 1
     public var stage: String
     public var tool_version = ToolInfo.version
     public var model_id: String
     public var status: StageStatus
-    public var error: String?
+    public var error: StageError?
+    /// SHA-256 of stage, tool version, schema, the options and the card's SHA-256 (see `RankStage.fingerprint`).
+    public var fingerprint: String
+    /// The options the stage ran with.
+    public var options: DecisionOptions
     public var card_path: String
     public var card_sha256: String?
     public var outputs: [OutputRecord]
@@ -99,17 +103,19 @@ public enum RankStage {
         for id in try resolve(ws, req.models) {
             let cURL = cardURL(ws, model: id)
             let card: LayerCard
+            let sha = (try? Hashing.sha256(file: cURL)) ?? ""
+            let fp = fingerprint(stage: "rank", cardSHA: sha, options: req.options)
             do { card = try LayerCard.load(from: cURL) } catch {
                 logger.error("\(error)", metadata: ["model": "\(id)"])
-                try writeManifest(ws, DecisionManifest(stage: "rank", model_id: id, status: .failed, error: "\(error)",
-                                                       card_path: cURL.path, outputs: []))
+                try writeManifest(ws, DecisionManifest(stage: "rank", model_id: id, status: .failed, error: failure(error, path: cURL.path),
+                                                       fingerprint: fp, options: req.options, card_path: cURL.path, card_sha256: sha, outputs: []))
                 out.append(StageOutcome(modelID: id, status: .failed, skipped: false, message: "\(error)"))
                 continue
             }
             let d = try Decide.decide(card, options: req.options)
             let records = try writeOutputs(d, ws: ws, id: id, cardURL: cURL)
-            try writeManifest(ws, DecisionManifest(stage: "rank", model_id: id, status: .ok, card_path: cURL.path,
-                                                   card_sha256: try Hashing.sha256(file: cURL), outputs: records))
+            try writeManifest(ws, DecisionManifest(stage: "rank", model_id: id, status: .ok, fingerprint: fp, options: req.options,
+                                                   card_path: cURL.path, card_sha256: sha, outputs: records))
             for s in d.selections {
                 logger.info("selected", metadata: ["model": "\(id)", "objective": "\(s.objective.rawValue)",
                                                    "layers": "\(s.chosen.layers)", "signal": "\(d.signal.rawValue)",
@@ -120,6 +126,25 @@ public enum RankStage {
             out.append(StageOutcome(modelID: id, status: .ok, skipped: false, message: summary))
         }
         return out
+    }
+
+    /// Fingerprint of a rank or report run: what it was computed from and with.
+    public static func fingerprint(stage: String, cardSHA: String, options: DecisionOptions) -> String {
+        let opts = (try? JSON.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return Hashing.sha256([stage, ToolInfo.version, "1", cardSHA, opts].joined(separator: "\n"))
+    }
+
+    /// What a decision stage's output depends on besides its options: the card, and for report also the
+    /// rank run it takes its parameters from.
+    public static func inputKey(_ ws: Workspace, id: String, stage: String, cardSHA: String) -> String {
+        guard stage == "report" else { return cardSHA }
+        return cardSHA + ":" + (ManifestHeader.read(ws, model: id, stage: "rank")?.fingerprint ?? "no-rank")
+    }
+
+    static func failure(_ error: Error, path: String) -> StageError {
+        if case let LCError.format(p, _) = error { return StageError(file: p, message: "\(error)") }
+        if case let LCError.io(p, _) = error { return StageError(file: p, message: "\(error)") }
+        return StageError(file: path, message: "\(error)")
     }
 
     static func writeManifest(_ ws: Workspace, _ m: DecisionManifest) throws {

@@ -76,27 +76,30 @@ public enum ReportStage {
         var out: [StageOutcome] = []
         for id in try RankStage.resolve(ws, req.models) {
             let cURL = RankStage.cardURL(ws, model: id)
-            let card: LayerCard
-            do { card = try LayerCard.load(from: cURL) } catch {
-                logger.error("\(error)", metadata: ["model": "\(id)"])
-                try RankStage.writeManifest(ws, DecisionManifest(stage: "report", model_id: id, status: .failed, error: "\(error)",
-                                                                 card_path: cURL.path, outputs: []))
-                out.append(StageOutcome(modelID: id, status: .failed, skipped: false, message: "\(error)"))
-                continue
-            }
-            let sha = try Hashing.sha256(file: cURL)
+            let sha = (try? Hashing.sha256(file: cURL)) ?? ""
             let (opts, source): (DecisionOptions, String)
             if let o = req.options { (opts, source) = (o, "command-line options") }
             else if let o = rankOptions(ws, id: id, cardSHA: sha) { (opts, source) = (o, "the parameters of the rank stage's selection files") }
             else { (opts, source) = (DecisionOptions(), "defaults (no rank outputs for this card)") }
+            let fp = RankStage.fingerprint(stage: "report", cardSHA: RankStage.inputKey(ws, id: id, stage: "report", cardSHA: sha),
+                                           options: opts)
+            let card: LayerCard
+            do { card = try LayerCard.load(from: cURL) } catch {
+                logger.error("\(error)", metadata: ["model": "\(id)"])
+                try RankStage.writeManifest(ws, DecisionManifest(stage: "report", model_id: id, status: .failed,
+                                                                 error: RankStage.failure(error, path: cURL.path), fingerprint: fp,
+                                                                 options: opts, card_path: cURL.path, card_sha256: sha, outputs: []))
+                out.append(StageOutcome(modelID: id, status: .failed, skipped: false, message: "\(error)"))
+                continue
+            }
             let data = try prepare(card: card, cardURL: cURL, options: opts, optionsSource: source)
             let dir = ws.outputDir(model: id)
             var records: [OutputRecord] = []
             records.append(try RankStage.record(Data(ReportMarkdown.render(data).utf8), dir.appendingPathComponent("report.md")))
             records.append(try RankStage.record(Data(ReportHTML.render(data).utf8), dir.appendingPathComponent("report.html")))
             records.append(try RankStage.record(Data(CardCSV.render(card).utf8), dir.appendingPathComponent("card.csv")))
-            try RankStage.writeManifest(ws, DecisionManifest(stage: "report", model_id: id, status: .ok, card_path: cURL.path,
-                                                             card_sha256: sha, outputs: records))
+            try RankStage.writeManifest(ws, DecisionManifest(stage: "report", model_id: id, status: .ok, fingerprint: fp, options: opts,
+                                                             card_path: cURL.path, card_sha256: sha, outputs: records))
             logger.info("report written", metadata: ["model": "\(id)", "html": "\(dir.appendingPathComponent("report.html").path)"])
             out.append(StageOutcome(modelID: id, status: .ok, skipped: false, message: dir.appendingPathComponent("report.html").path))
         }

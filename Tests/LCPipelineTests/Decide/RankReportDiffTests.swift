@@ -291,3 +291,39 @@ final class ReportConsistencyTests: XCTestCase {
         XCTAssertEqual(front.map(\.x), [0.5, 0.7, 1])
     }
 }
+
+final class DecisionBatchStageTests: XCTestCase {
+    /// rank/report through the batch `Stage` API: blocked without profile, missing → done after a run,
+    /// stale when the card or options change, manifests readable as `ManifestHeader`.
+    func testRankAndReportStagesFreshness() throws {
+        let dir = try CardFixtures.tempDir(self)
+        let ws = Workspace(root: dir)
+        try CardFixtures.write(CardFixtures.card(L: 6, modelID: "m"), workspace: dir)
+        let subject = StageSubject(modelID: "m"), rank = RankBatchStage(), report = ReportBatchStage(), log = Logger(label: "t")
+        XCTAssertEqual(rank.check(subject, workspace: ws, params: StageParams()).name, "blocked")
+        // A minimal ok profile manifest (the profile stage writes the real one).
+        try AtomicFile.write(Data("{\"stage\":\"profile\",\"status\":\"ok\",\"fingerprint\":\"p1\"}".utf8), to: ws.manifestURL(model: "m", stage: "profile"))
+        XCTAssertEqual(rank.check(subject, workspace: ws, params: StageParams()), .missing)
+        XCTAssertEqual(rank.run(subject, workspace: ws, params: StageParams(options: ["k": "2"]), logger: log).map(\.status), [.ok])
+        XCTAssertEqual(rank.check(subject, workspace: ws, params: StageParams()), .done, "recorded options are the freshness baseline")
+        XCTAssertEqual(rank.check(subject, workspace: ws, params: StageParams(options: ["k": "2"])), .done)
+        XCTAssertEqual(rank.check(subject, workspace: ws, params: StageParams(options: ["k": "3"])).name, "stale")
+        XCTAssertEqual(ManifestHeader.read(ws, model: "m", stage: "rank")?.status, .ok)
+
+        XCTAssertEqual(report.check(subject, workspace: ws, params: StageParams()), .missing)
+        XCTAssertEqual(report.run(subject, workspace: ws, params: StageParams(), logger: log).map(\.status), [.ok])
+        XCTAssertEqual(report.check(subject, workspace: ws, params: StageParams()), .done)
+        // Rank re-run with other options → report is stale (it shows rank's parameters).
+        _ = rank.run(subject, workspace: ws, params: StageParams(options: ["k": "3"]), logger: log)
+        XCTAssertEqual(report.check(subject, workspace: ws, params: StageParams()).name, "stale")
+        _ = report.run(subject, workspace: ws, params: StageParams(), logger: log)
+        XCTAssertEqual(report.check(subject, workspace: ws, params: StageParams()), .done)
+        // The card changes → both stale.
+        try CardFixtures.write(CardFixtures.card(L: 6, grad: [6, 5, 4, 3, 2, 1], modelID: "m"), workspace: dir)
+        XCTAssertEqual(rank.check(subject, workspace: ws, params: StageParams()).name, "stale")
+        // A bad option fails the stage with a manifest saying why.
+        let bad = rank.run(subject, workspace: ws, params: StageParams(options: ["modules": "nope"]), logger: log)
+        XCTAssertEqual(bad.map(\.status), [.failed])
+        XCTAssertTrue(ManifestHeader.read(ws, model: "m", stage: "rank")?.error?.message.contains("nope") ?? false)
+    }
+}
