@@ -90,6 +90,7 @@ final class RankReportDiffTests: XCTestCase {
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssertFalse(html.lowercased().contains("http"), "no links or namespaces that could fetch anything")
         XCTAssertFalse(html.lowercased().contains("<script"))
+        for external in ["src=", "url(", "<link", "@import", "<img"] { XCTAssertFalse(html.contains(external), "report.html references \(external)") }
         for needle in ["id=\"provenance\"", "id=\"recommendation\"", "id=\"layers\"", "id=\"coupling\"", "id=\"pareto\"", "id=\"caveats\"",
                        "Residual signal per layer", "Activation energy", "Single-layer gain", "Training-step cost", "Layer coupling",
                        "Pareto front", "layer (0 = input side)", "Layer 0 = input side", "peft_type", "/data/ref.jsonl", "top-3 [9-11]"] {
