@@ -328,3 +328,27 @@ final class DecisionBatchStageTests: XCTestCase {
         XCTAssertTrue(ManifestHeader.read(ws, model: "m", stage: "rank")?.error?.message.contains("nope") ?? false)
     }
 }
+
+final class DiffBatchStageTests: XCTestCase {
+    func testDiffPairStage() throws {
+        let dir = try CardFixtures.tempDir(self)
+        let ws = Workspace(root: dir)
+        let log = Logger(label: "t")
+        try CardFixtures.write(CardFixtures.card(L: 6, modelID: "v1"), workspace: dir)
+        try CardFixtures.write(CardFixtures.card(L: 8, modelID: "v2"), workspace: dir)
+        let pair = StageSubject(modelID: "v2", baseline: "v1"), stage = DiffBatchStage()
+        XCTAssertEqual(stage.check(pair, workspace: ws, params: StageParams()).name, "blocked")
+        for id in ["v1", "v2"] {
+            try AtomicFile.write(Data("{\"stage\":\"profile\",\"status\":\"ok\",\"fingerprint\":\"\(id)\"}".utf8), to: ws.manifestURL(model: id, stage: "profile"))
+        }
+        XCTAssertEqual(stage.check(pair, workspace: ws, params: StageParams()), .missing)
+        // Different layer counts: a deterministic failure naming the field, recorded in the manifest.
+        XCTAssertEqual(stage.run(pair, workspace: ws, params: StageParams(), logger: log).map(\.status), [.failed])
+        XCTAssertEqual(stage.check(pair, workspace: ws, params: StageParams()).name, "failed")
+        XCTAssertTrue(ManifestHeader.read(ws, model: "v1--v2", stage: "diff")?.error?.message.contains("config.num_layers") ?? false)
+        let allow = StageParams(options: ["allow_mismatch": "true"])
+        XCTAssertEqual(stage.run(pair, workspace: ws, params: allow, logger: log).map(\.status), [.ok])
+        XCTAssertEqual(stage.check(pair, workspace: ws, params: allow), .done)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("outputs/diffs/v1__v2/diff.html").path))
+    }
+}
