@@ -79,7 +79,7 @@ public enum ReportStage {
             let sha = (try? Hashing.sha256(file: cURL)) ?? ""
             let (opts, source): (DecisionOptions, String)
             if let o = req.options { (opts, source) = (o, "command-line options") }
-            else if let o = rankOptions(ws, id: id, cardSHA: sha) { (opts, source) = (o, "the parameters of the rank stage's selection files") }
+            else if let o = rankOptions(ws, id: id, cardSHA: sha) { (opts, source) = (o, "the rank stage's selection files") }
             else { (opts, source) = (DecisionOptions(), "defaults (no rank outputs for this card)") }
             let fp = RankStage.fingerprint(stage: "report", cardSHA: RankStage.inputKey(ws, id: id, stage: "report", cardSHA: sha),
                                            options: opts)
