@@ -160,6 +160,11 @@ public enum RankStage {
     public static func writeOutputs(_ d: Decision, ws: Workspace, id: String, cardURL: URL) throws -> [OutputRecord] {
         let dir = ws.outputDir(model: id)
         let cardSHA = try Hashing.sha256(file: cardURL)
+        // The stage replaces all its outputs: selections of objectives not run now would be stale.
+        for o in Objective.allCases {
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("selection-\(o.rawValue).json"))
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("peft/\(o.rawValue)", isDirectory: true))
+        }
         var records: [OutputRecord] = []
         for s in d.selections {
             let peftDir = dir.appendingPathComponent("peft/\(s.objective.rawValue)", isDirectory: true)

@@ -46,6 +46,11 @@ final class RankReportDiffTests: XCTestCase {
         XCTAssertTrue(yaml.contains("peft_layers_to_transform: [3, 4, 5]\n"))
         let manifest = try JSON.decode(DecisionManifest.self, from: ws.appendingPathComponent("manifests/m1/rank.json"))
         XCTAssertEqual(manifest.outputs.count, 9)
+        // A later run of one objective replaces the outputs: no stale selections of the others remain.
+        _ = try RankStage.run(RankRequest(workspace: Workspace(root: ws), models: ["m1"], options: DecisionOptions(objectives: [.cost])), logger: logger)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("selection-performance.json").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("peft/performance").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("peft/cost/adapter_config.json").path))
     }
 
     func testModuleSubsetReaggregatesSignal() throws {
