@@ -56,8 +56,9 @@ enum ProfileCoupling {
             let n = rows.reduce(0) { $0 + $1.count } * C
             var U = [Float](repeating: 0, count: L * n)
             let (inputs, _) = model.blockInputs(batch)
+            let positions = n / max(C, 1)
             for l in 0..<L {
-                defer { done += 1; progress(Step(step: done, total: total, tokens: tokensDone)) }
+                defer { done += 1; progress(Step(step: done, total: total, tokens: tokensDone + positions * (l + 1) / L)) }
                 guard eps[l] > 0 else { continue }
                 let plus = try perturbed(l, sign: 1), minus = try perturbed(l, sign: -1)
                 let hp = plus.finalHidden(plus.forwardFrom(layer: l, input: inputs[l], batch: batch), batch: batch)
@@ -68,7 +69,7 @@ enum ProfileCoupling {
                     for i in (r.lowerBound * C)..<(r.upperBound * C) { U[k] = (hp.ptr[i] - hm.ptr[i]) * inv; k += 1 }
                 }
             }
-            tokensDone += n / max(C, 1)
+            tokensDone += positions
             gram.add(U, n: n)
         }
         return gram.coupling()
