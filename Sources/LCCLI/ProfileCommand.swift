@@ -39,6 +39,8 @@ public struct ProfileCommand: ParsableCommand {
     public var noCoupling = false
     @Flag(help: "Recompute even if the card is up to date.")
     public var force = false
+    @Flag(name: .customLong("bench-sgemm"), help: .hidden)
+    public var benchSgemm = false
 
     public init() {}
 
@@ -57,6 +59,7 @@ public struct ProfileCommand: ParsableCommand {
         var req = ProfileRequest(workspace: common.ws, models: selection.all ? [] : selection.models,
                                  dataset: dataset.map { URL(fileURLWithPath: $0) })
         req.maxTokens = maxTokens; req.maxRecords = maxRecords; req.threads = threads; req.force = force
+        req.benchSgemm = benchSgemm
         req.options.batch = batch; req.options.loraRank = loraRank; req.options.loraSeed = seed
         req.options.coupling = !noCoupling; req.options.costDepths = costDepths; req.options.costRepeats = costRepeats
         let outcomes = try ProfileStage.run(req, logger: logger)

@@ -24,6 +24,12 @@ public struct ProfileManifest: Codable, Sendable {
     public var positions: Int?
     /// Seconds per phase: forward_backward, statistics, coupling, cost.
     public var timings: [String: Double]
+    /// Analytic FLOPs of the forward+backward phase and its achieved rate.
+    public var forward_backward_flops: Double?
+    public var forward_backward_gflops: Double?
+    /// `--bench-sgemm`: a plain cblas_sgemm of the same FLOPs in the same process, and the ratio of rates.
+    public var sgemm_reference_gflops: Double?
+    public var forward_backward_vs_sgemm: Double?
     public var threads: Int
     public var seconds: Double
     public var peak_rss_bytes: Int

@@ -20,6 +20,8 @@ public struct ProfileRequest: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     public var options = ProfileOptions()
     public var force = false
+    /// Also time a plain cblas_sgemm of the forward+backward's FLOPs (benchmarks; recorded in the manifest).
+    public var benchSgemm = false
     public init(workspace: Workspace, models: [String], dataset: URL? = nil) {
         self.workspace = workspace; self.models = models; self.dataset = dataset
     }
@@ -136,6 +138,15 @@ public enum ProfileStage {
             try card.writeHDF5(to: h5URL)
             m.card_json = jsonURL.path; m.card_h5 = h5URL.path; m.card_sha256 = Hashing.sha256(data)
             m.loss = r.loss; m.tokens = r.tokens; m.positions = r.positions; m.timings = r.timings
+            m.forward_backward_flops = r.forwardBackwardFlops
+            if let fb = r.timings["forward_backward"], fb > 0 { m.forward_backward_gflops = r.forwardBackwardFlops / fb / 1e9 }
+            if req.benchSgemm, let fb = m.forward_backward_gflops {
+                let ref = sgemmReference(flops: r.forwardBackwardFlops, M: min(512, max(64, r.positions)), N: config.intermediateSize,
+                                         K: config.hiddenSize)
+                m.sgemm_reference_gflops = ref; m.forward_backward_vs_sgemm = ref > 0 ? fb / ref : nil
+                logger.info("sgemm reference", metadata: ["model": "\(id)", "sgemm_gflops": "\(String(format: "%.1f", ref))",
+                                                          "forward_backward_gflops": "\(String(format: "%.1f", fb))"])
+            }
         } catch {
             let (status, err) = Ingest.describe(error, fallbackFile: datasetURL.path)
             m.status = status == .unsupported ? .unsupported : .failed; m.error = err
@@ -149,6 +160,20 @@ public enum ProfileStage {
                                      "loss": "\(m.loss.map { String(format: "%.5f", $0) } ?? "-")"]
         if m.status == .ok { logger.info("profiled", metadata: meta) } else { logger.error("\(m.error?.message ?? "failed")", metadata: meta) }
         return StageOutcome(modelID: id, status: m.status, skipped: false, message: m.error?.message ?? "ok")
+    }
+
+    /// GFLOP/s of repeated plain cblas_sgemm (M,K)·(K,N) calls totalling at least `flops` (one warm-up call).
+    static func sgemmReference(flops: Double, M: Int, N: Int, K: Int) -> Double {
+        let a = FloatBuffer(count: M * K), b = FloatBuffer(count: K * N), c = FloatBuffer(count: M * N)
+        for i in 0..<a.count { a.ptr[i] = Float(i % 7) * 0.01 }
+        for i in 0..<b.count { b.ptr[i] = Float(i % 5) * 0.01 }
+        let per = 2 * Double(M) * Double(N) * Double(K)
+        let reps = max(1, Int((flops / per).rounded(.up)))
+        sgemmPlain(c: c.ptr, a: a.cptr, b: b.cptr, M: M, N: N, K: K)
+        let t = Date()
+        for _ in 0..<reps { sgemmPlain(c: c.ptr, a: a.cptr, b: b.cptr, M: M, N: N, K: K) }
+        let s = Date().timeIntervalSince(t)
+        return s > 0 ? Double(reps) * per / s / 1e9 : 0
     }
 
     /// Strict card JSON: a NaN/Infinity anywhere is an error naming the field.

@@ -45,6 +45,9 @@ public struct ProfileResult: Sendable {
     public var costModel: CostModel
     /// Seconds per phase: forward_backward, statistics, coupling, cost.
     public var timings: [String: Double]
+    /// Analytic FLOPs of the forward+backward phase (forward, activation gradients of every layer and the head,
+    /// and the G = deltaᵀa products), over the real positions.
+    public var forwardBackwardFlops: Double
 }
 
 /// Real rows of a right-padded batch: sequence b occupies rows b·T ..< b·T + len_b.
@@ -149,7 +152,10 @@ public enum Profiler {
             costModel.measured_layers = m.measuredLayers
             timings["cost"] = Date().timeIntervalSince(t0)
         }
+        let weightGrad = dims.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + 2 * Double($1.dIn) * Double($1.dOut) } }
+        let adapter0 = dims.first.map { $0.reduce(0.0) { $0 + 6 * Double(o.loraRank) * Double($1.dIn + $1.dOut) } } ?? 0
+        let fbFlops = ((analytic.layerCost.first ?? 0) - adapter0 + weightGrad) * Double(positions)
         return ProfileResult(loss: lossSum / Double(P), tokens: P, positions: positions, modules: modules, layers: layers,
-                             coupling: coupling, costModel: costModel, timings: timings)
+                             coupling: coupling, costModel: costModel, timings: timings, forwardBackwardFlops: fbFlops)
     }
 }
