@@ -8,7 +8,7 @@ public struct ProfileCommand: ParsableCommand {
         commandName: "profile",
         abstract: "Compute the Layer Card (per-module statistics, coupling, cost) of loaded models.",
         discussion: """
-        Reads manifests/<model-id>/load.json and the reference set, runs forward and backward passes, and writes outputs/<model-id>/card.json, outputs/<model-id>/card.h5 and manifests/<model-id>/profile.json (last; a killed run leaves no torn card). Numbers follow layer-card-spec v1 and docs/decisions.md. The reference set is JSONL with {"text"}, {"prompt","response"} (loss on the response only) or pre-tokenized {"input_ids"} records; encoders need a "target" vector per record. Default: data/default-d2t.jsonl of the repository (found next to the executable, or set LAYERCARD_DATA to the file or its folder). A model whose load, dataset and parameters are unchanged is skipped. Exit code: 0 all profiled, 1 some failed, 2 usage error.
+        Reads manifests/<model-id>/load.json and the reference set, runs forward and backward passes, and writes outputs/<model-id>/card.json, outputs/<model-id>/card.h5 and manifests/<model-id>/profile.json (last; a killed run leaves no torn card). Numbers follow layer-card-spec v1 and docs/decisions.md. The reference set is JSONL with {"text"}, {"prompt","response"} (loss on the response only) or pre-tokenized {"input_ids"} records; encoders need a "target" vector per record. Default: data/default-d2t.jsonl of the repository (found above the executable, or set LAYERCARD_DATA to the file). A model whose load, dataset and parameters are unchanged is skipped. Exit code: 0 all profiled, 1 some failed, 2 usage error.
 
         Example:
           layercard profile SmolLM2-135M-Instruct.Q4_1 --max-records 64 --batch 8 --workspace /srv/layercard
@@ -21,8 +21,8 @@ public struct ProfileCommand: ParsableCommand {
     public var dataset: String?
     @Option(name: .customLong("max-tokens"), help: "Per-sequence token cap (longer sequences are truncated, never dropped).")
     public var maxTokens = 512
-    @Option(name: .customLong("max-records"), help: "Use only the first M records (default: all).")
-    public var maxRecords: Int?
+    @Option(name: .customLong("max-records"), help: "Use only the first M records (0 = all).")
+    public var maxRecords = 64
     @Option(help: "Sequences per forward/backward batch.")
     public var batch = 8
     @Option(help: "OpenBLAS threads (default: number of cores).")
@@ -35,6 +35,8 @@ public struct ProfileCommand: ParsableCommand {
     public var costDepths = 4
     @Option(name: .customLong("cost-repeats"), help: "Repeats per measured depth (median is kept).")
     public var costRepeats = 3
+    @Option(name: .customLong("coupling-records"), help: "Coupling vectors cover the positions of the first K records (0 = all; coupling costs about one forward pass per layer).")
+    public var couplingRecords = 16
     @Flag(name: .customLong("no-coupling"), help: "Skip the coupling matrix (identity on the card).")
     public var noCoupling = false
     @Flag(help: "Recompute even if the card is up to date.")
@@ -46,7 +48,8 @@ public struct ProfileCommand: ParsableCommand {
 
     public func validate() throws {
         if maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
-        if let m = maxRecords, m < 1 { throw ValidationError("--max-records must be at least 1") }
+        if maxRecords < 0 { throw ValidationError("--max-records must be ≥ 0 (0 = all)") }
+        if couplingRecords < 0 { throw ValidationError("--coupling-records must be ≥ 0 (0 = all)") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if loraRank < 1 { throw ValidationError("--lora-rank must be at least 1") }
@@ -58,10 +61,11 @@ public struct ProfileCommand: ParsableCommand {
         let logger = common.logger("profile")
         var req = ProfileRequest(workspace: common.ws, models: selection.all ? [] : selection.models,
                                  dataset: dataset.map { URL(fileURLWithPath: $0) })
-        req.maxTokens = maxTokens; req.maxRecords = maxRecords; req.threads = threads; req.force = force
+        req.maxTokens = maxTokens; req.maxRecords = maxRecords == 0 ? nil : maxRecords; req.threads = threads; req.force = force
         req.benchSgemm = benchSgemm
         req.options.batch = batch; req.options.loraRank = loraRank; req.options.loraSeed = seed
-        req.options.coupling = !noCoupling; req.options.costDepths = costDepths; req.options.costRepeats = costRepeats
+        req.options.coupling = !noCoupling; req.options.couplingRecords = couplingRecords == 0 ? nil : couplingRecords
+         req.options.costDepths = costDepths; req.options.costRepeats = costRepeats
         let outcomes = try ProfileStage.run(req, logger: logger)
         for o in outcomes {
             print("\(o.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(o.modelID)\(o.skipped ? " (skipped: \(o.message))" : "")\(o.status != .ok ? ": " + o.message : "")")

@@ -1,6 +1,7 @@
 // Streams one layer's per-module (a, delta) batches (layer-card-spec §2) into G = Σ s·deltaᵀa and the input
 // second moment Σ aᵀa, skipping padding rows. Precision: each batch's deltaᵀa is one Float32 sgemm over that
-// batch's rows (relative error ~1e-6 for a few thousand rows), added into a Float64 G; Σ aᵀa is a Float64
+// batch's rows, added into a Float64 G (on SmolLM2, 16 records: resnorm within 8e-8 and grad_norm within 2e-7
+// relative of an all-Float64 dgemm G, which costs 25% more forward+backward time); Σ aᵀa is a Float64
 // dsyrk on the rows widened to Double. Modules reading the same input buffer in a batch (q,k,v; gate,up)
 // share one input-moment accumulator. Deliberately no statistics here: see ModuleStatistics.swift.
 import Foundation

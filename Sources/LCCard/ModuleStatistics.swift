@@ -35,8 +35,8 @@ func whitenedNorm(G: UnsafePointer<Double>, dOut: Int, d: Int, L: UnsafePointer<
 }
 
 /// Largest eigenvalue of a symmetric PSD (d, d) matrix by power iteration (at most `iterations` steps, stops
-/// when the Rayleigh quotient changes by < 1e-10 relative). A lower bound that converges to λ_max.
-public func largestEigenvalue(_ C: UnsafePointer<Double>, d: Int, iterations: Int = 200) -> Double {
+/// when the Rayleigh quotient changes by < `tolerance` relative). A lower bound that converges to λ_max.
+public func largestEigenvalue(_ C: UnsafePointer<Double>, d: Int, iterations: Int = 100, tolerance: Double = 1e-6) -> Double {
     guard d > 0 else { return 0 }
     var v = (0..<d).map { 1 + 0.01 * Double($0 % 7) }, w = [Double](repeating: 0, count: d)
     var norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -53,7 +53,7 @@ public func largestEigenvalue(_ C: UnsafePointer<Double>, d: Int, iterations: In
         norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
         guard norm > 0 else { return 0 }
         for i in 0..<d { v[i] = w[i] / norm }
-        let done = abs(rq - lam) <= 1e-10 * abs(rq)
+        let done = abs(rq - lam) <= tolerance * abs(rq)
         lam = rq
         if done { break }
     }

@@ -112,6 +112,7 @@ public struct StageRegistry: Sendable {
     public static let builtin = StageRegistry(stages: [
         IngestBatchStage(),
         LoadBatchStage(),
+        ProfileBatchStage(),
     ])
 
     public init(stages: [any Stage]) { self.stages = stages }

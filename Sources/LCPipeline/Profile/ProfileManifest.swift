@@ -2,6 +2,19 @@
 // card files are, run figures. Written after the card files: its presence with status ok marks the card done.
 import Foundation
 
+/// The settings a profile ran with (what the fingerprint covers besides the load and the dataset).
+public struct ProfileSettings: Codable, Sendable, Equatable {
+    public var max_tokens: Int
+    public var max_records: Int?
+    public var batch: Int
+    public var lora_rank: Int
+    public var lora_seed: UInt64
+    public var coupling: Bool
+    public var coupling_records: Int?
+    public var cost_depths: Int
+    public var cost_repeats: Int
+}
+
 public struct ProfileManifest: Codable, Sendable {
     public static let currentSchema = 1
     public var schema_version: Int = ProfileManifest.currentSchema
@@ -15,6 +28,7 @@ public struct ProfileManifest: Codable, Sendable {
     public var load_fingerprint: String
     public var dataset_path: String
     public var dataset_sha256: String
+    public var settings: ProfileSettings?
     public var card_json: String?
     public var card_h5: String?
     /// SHA-256 of card.json.

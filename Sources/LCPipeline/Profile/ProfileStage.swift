@@ -13,13 +13,27 @@ public struct ProfileRequest: Sendable {
     public var workspace: Workspace
     /// Model ids; empty = every model with a load manifest.
     public var models: [String]
-    /// Reference set; nil = the repository's data/default-d2t.jsonl (see `ProfileStage.defaultDatasetURL`).
+    /// Reference set; nil = the repository's data/default-d2t.jsonl (`DefaultDataset.url()`).
     public var dataset: URL?
     public var maxTokens: Int = 512
-    public var maxRecords: Int?
+    /// Records used (nil = all). The CLI default is 64.
+    public var maxRecords: Int? = 64
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     public var options = ProfileOptions()
     public var force = false
+    /// The settings recorded in the manifest.
+    public var settings: ProfileSettings {
+        ProfileSettings(max_tokens: maxTokens, max_records: maxRecords, batch: options.batch, lora_rank: options.loraRank,
+                        lora_seed: options.loraSeed, coupling: options.coupling, coupling_records: options.couplingRecords,
+                        cost_depths: options.costDepths, cost_repeats: options.costRepeats)
+    }
+    /// Applies recorded settings.
+    public mutating func apply(_ s: ProfileSettings) {
+        maxTokens = s.max_tokens; maxRecords = s.max_records; options.batch = s.batch; options.loraRank = s.lora_rank
+        options.loraSeed = s.lora_seed; options.coupling = s.coupling; options.couplingRecords = s.coupling_records
+        options.costDepths = s.cost_depths
+        options.costRepeats = s.cost_repeats
+    }
     /// Also time a plain cblas_sgemm of the forward+backward's FLOPs (benchmarks; recorded in the manifest).
     public var benchSgemm = false
     public init(workspace: Workspace, models: [String], dataset: URL? = nil) {
@@ -30,31 +44,6 @@ public struct ProfileRequest: Sendable {
 public enum ProfileStage {
     public static func cardJSONURL(_ ws: Workspace, model: String) -> URL { ws.outputDir(model: model).appendingPathComponent("card.json") }
     public static func cardH5URL(_ ws: Workspace, model: String) -> URL { ws.outputDir(model: model).appendingPathComponent("card.h5") }
-
-    /// The default reference set: `$LAYERCARD_DATA` (a .jsonl file, or a folder holding default-d2t.jsonl), else
-    /// data/default-d2t.jsonl in the first ancestor folder of the executable (or of the working directory) that has it.
-    /// - Throws: `LCError.usage` when none is found.
-    public static func defaultDatasetURL() throws -> URL {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["LAYERCARD_DATA"], !env.isEmpty {
-            var isDir: ObjCBool = false
-            let u = URL(fileURLWithPath: env)
-            if fm.fileExists(atPath: u.path, isDirectory: &isDir) {
-                return isDir.boolValue ? u.appendingPathComponent("default-d2t.jsonl") : u
-            }
-            throw LCError.usage("LAYERCARD_DATA=\(env) does not exist")
-        }
-        let exe = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { URL(fileURLWithPath: $0) }
-        for start in [exe, URL(fileURLWithPath: fm.currentDirectoryPath, isDirectory: true)].compactMap({ $0 }) {
-            var u = start
-            while u.path != "/" {
-                let cand = u.appendingPathComponent("data/default-d2t.jsonl")
-                if fm.fileExists(atPath: cand.path) { return cand }
-                u.deleteLastPathComponent()
-            }
-        }
-        throw LCError.usage("no default dataset found (data/default-d2t.jsonl next to the executable or set LAYERCARD_DATA); pass --dataset FILE")
-    }
 
     public static func run(_ req: ProfileRequest, logger: Logger) throws -> [StageOutcome] {
         let ws = req.workspace
@@ -67,7 +56,7 @@ public enum ProfileStage {
         guard o.batch >= 1, o.loraRank >= 1, o.costRepeats >= 1, o.costDepths >= 0 else {
             throw LCError.usage("--batch, --lora-rank and --cost-repeats must be ≥ 1, --cost-depths ≥ 0")
         }
-        let dsURL = try req.dataset ?? defaultDatasetURL()
+        let dsURL = try req.dataset ?? DefaultDataset.url()
         let dsSHA = try Hashing.sha256(file: dsURL)
         Threads.set(req.threads)
         return ids.map { profileOne(id: $0, req: req, datasetURL: dsURL, datasetSHA: dsSHA, logger: logger) }
@@ -78,6 +67,7 @@ public enum ProfileStage {
         return Hashing.sha256(["profile", ToolInfo.version, "\(ProfileManifest.currentSchema)", "spec \(layerCardSpecVersion)", load,
                                datasetSHA, "max_tokens=\(req.maxTokens)", "max_records=\(req.maxRecords.map(String.init) ?? "all")",
                                "batch=\(o.batch)", "rank=\(o.loraRank)", "seed=\(o.loraSeed)", "coupling=\(o.coupling)",
+                               "coupling_records=\(o.couplingRecords.map(String.init) ?? "all")",
                                "cost=\(o.costDepths)x\(o.costRepeats)"].joined(separator: "\n"))
     }
 
@@ -89,6 +79,7 @@ public enum ProfileStage {
                                 load_fingerprint: "", dataset_path: datasetURL.path, dataset_sha256: datasetSHA,
                                 card_json: nil, card_h5: nil, card_sha256: nil, loss: nil, tokens: nil, positions: nil,
                                 timings: [:], threads: req.threads, seconds: 0, peak_rss_bytes: 0)
+        m.settings = req.settings
         do {
             let loadURL = ws.manifestURL(model: id, stage: "load")
             guard FileManager.default.fileExists(atPath: loadURL.path) else {
@@ -127,10 +118,13 @@ public enum ProfileStage {
                                  parameters: CardParameters(max_tokens: req.maxTokens, batch: req.options.batch, lora_rank: req.options.loraRank,
                                                             lora_seed: req.options.loraSeed, lambda_rel: resnormLambdaRel,
                                                             precision: load.precision.rawValue, threads: req.threads,
-                                                            coupling_method: req.options.coupling ? ProfileCoupling.method : "none (--no-coupling)",
+                                                            coupling_method: req.options.coupling
+                                                                ? ProfileCoupling.method + "; positions of " + (req.options.couplingRecords.map { "the first \($0) records" } ?? "all records")
+                                                                : "none (--no-coupling)",
                                                             max_records: req.maxRecords,
                                                             cost_depths: req.options.costDepths > 0 ? req.options.costDepths : nil,
-                                                            cost_repeats: req.options.costDepths > 0 ? req.options.costRepeats : nil),
+                                                            cost_repeats: req.options.costDepths > 0 ? req.options.costRepeats : nil,
+                                                            coupling_records: req.options.coupling ? req.options.couplingRecords : nil),
                                  loss: r.loss, tokens: r.tokens, modules: r.modules, layers: r.layers, coupling: r.coupling,
                                  cost_model: r.costModel)
             let data = try encodeCard(card)

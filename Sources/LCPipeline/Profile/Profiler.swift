@@ -15,6 +15,9 @@ public struct ProfileOptions: Sendable, Equatable {
     public var loraRank: Int = 8
     public var loraSeed: UInt64 = defaultLoRASeed
     public var coupling: Bool = true
+    /// Coupling vectors cover the positions of the first `couplingRecords` records (nil = all): coupling costs
+    /// about L forward passes over its positions, the statistics about three.
+    public var couplingRecords: Int? = 16
     /// Depths at which step time is measured (0 = no measurement), and repeats per depth.
     public var costDepths: Int = 4
     public var costRepeats: Int = 3
@@ -63,7 +66,7 @@ public enum Profiler {
     public static func run(model: TransformerModel, sequences: [ReferenceSequence], options o: ProfileOptions,
                            progress: (ProfileProgress) -> Void = { _ in }) throws -> ProfileResult {
         let c = model.config, L = c.numLayers, arch = c.architecture
-        guard o.batch >= 1, o.loraRank >= 1, o.costDepths >= 0, o.costRepeats >= 1 else {
+        guard o.batch >= 1, o.loraRank >= 1, o.costDepths >= 0, o.costRepeats >= 1, (o.couplingRecords ?? 1) >= 1 else {
             throw LCError.usage("profile: batch, lora rank and cost repeats must be ≥ 1 (cost depths ≥ 0)")
         }
         guard !sequences.isEmpty else { throw LCError.usage("profile: the reference set is empty") }
@@ -120,7 +123,9 @@ public enum Profiler {
         var coupling = (0..<L).map { i in (0..<L).map { $0 == i ? 1.0 : 0.0 } }
         if o.coupling && L > 0 {
             t0 = Date()
-            coupling = try ProfileCoupling.compute(model: model, batches: batches.map { $0.map(\.ids) }, steps: steps,
+            let cSeqs = Array(sequences.prefix(o.couplingRecords ?? sequences.count))
+            let cBatches = stride(from: 0, to: cSeqs.count, by: o.batch).map { cSeqs[$0..<min($0 + o.batch, cSeqs.count)].map(\.ids) }
+            coupling = try ProfileCoupling.compute(model: model, batches: cBatches, steps: steps,
                                                    order: order) { p in progress(ProfileProgress(phase: "coupling", step: p.step,
                                                        total: p.total, tokens: p.tokens, elapsed: Date().timeIntervalSince(t0))) }
             timings["coupling"] = Date().timeIntervalSince(t0)

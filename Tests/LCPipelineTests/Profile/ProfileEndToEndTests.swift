@@ -189,7 +189,7 @@ final class ProfileEndToEndTests: XCTestCase {
         XCTAssertEqual(try runLayercard(["load", "--all", "--workspace", ws.path]).0, 0)
         // Default dataset (found next to the executable), 8 records capped at 64 tokens.
         let (s, o) = try runLayercard(["profile", "--all", "--workspace", ws.path, "--max-records", "8", "--max-tokens", "64",
-                                       "--batch", "8", "--cost-repeats", "1", "--cost-depths", "2"])
+                                       "--batch", "8", "--cost-repeats", "1", "--cost-depths", "2", "--coupling-records", "4"])
         XCTAssertEqual(s, 0, o)
         let card = try checkCard(ws, "SmolLM2-135M-Instruct.Q4_1", arch: "llama", layers: 30)
         XCTAssertEqual(card.dataset.records, 8)
