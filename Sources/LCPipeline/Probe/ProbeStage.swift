@@ -94,28 +94,8 @@ public enum ProbeStage {
             return r
         }
 
-        // Sets first resolved (so the budget can count them), then single layers.
-        var setLayers: [(String, [Int], String?)] = []
         let k = rq.k
-        for s in rq.sets {
-            switch s {
-            case "performance", "cost", "balanced":
-                let u = ws.outputDir(model: rq.model).appendingPathComponent("selection-\(s).json")
-                if let ls = try selectionLayers(u, L: L) {
-                    if ls.count != k { notes.append("\(s): the rank stage chose \(ls.count) layers (\(ls)); baselines use k = \(k)") }
-                    setLayers.append((s, ls, u.lastPathComponent))
-                } else {
-                    notes.append("\(s): skipped, no \(u.lastPathComponent) (run `layercard rank` first)")
-                }
-            case "bottom-k": setLayers.append((s, ProbeStats.bottom(k: k, L: L), nil))
-            case "top-k": setLayers.append((s, ProbeStats.top(k: k, L: L), nil))
-            case "mid-k": setLayers.append((s, ProbeStats.mid(k: k, L: L), nil))
-            case "uniform-k": setLayers.append((s, ProbeStats.uniform(k: k, L: L), nil))
-            case "random-k": setLayers.append((s, [], nil))  // draws below
-            default: setLayers.append(("all", Array(0..<L), nil))
-            }
-        }
-        let nSetRuns = setLayers.reduce(0) { $0 + ($1.0 == "random-k" ? max(1, rq.randomDraws) : 1) }
+        let nSetRuns = rq.sets.reduce(0) { $0 + ($1 == "random-k" ? max(1, rq.randomDraws) : 1) }
 
         // Single layers, with the budget's subsample chosen after timing the first and last layer.
         var wanted = rq.layers.map { Array(Set($0)).sorted() } ?? Array(0..<L)
@@ -139,7 +119,26 @@ public enum ProbeStage {
         for l in wanted where results[l] == nil { results[l] = try runLogged([l], "layer") }
         let layerRuns = wanted.compactMap { results[$0] }
 
-        // Sets.
+        // Sets, resolved after the single-layer runs (a rank stage may write its selections meanwhile).
+        var setLayers: [(String, [Int], String?)] = []
+        for s in rq.sets {
+            switch s {
+            case "performance", "cost", "balanced":
+                let u = ws.outputDir(model: rq.model).appendingPathComponent("selection-\(s).json")
+                if let ls = try selectionLayers(u, L: L) {
+                    if ls.count != k { notes.append("\(s): the rank stage chose \(ls.count) layers (\(ls)); baselines use k = \(k)") }
+                    setLayers.append((s, ls, u.lastPathComponent))
+                } else {
+                    notes.append("\(s): skipped, no \(u.lastPathComponent) (run `layercard rank` first)")
+                }
+            case "bottom-k": setLayers.append((s, ProbeStats.bottom(k: k, L: L), nil))
+            case "top-k": setLayers.append((s, ProbeStats.top(k: k, L: L), nil))
+            case "mid-k": setLayers.append((s, ProbeStats.mid(k: k, L: L), nil))
+            case "uniform-k": setLayers.append((s, ProbeStats.uniform(k: k, L: L), nil))
+            case "random-k": setLayers.append((s, [], nil))  // draws below
+            default: setLayers.append(("all", Array(0..<L), nil))
+            }
+        }
         var sets: [ProbeSetResult] = []
         for (name, ls, src) in setLayers {
             if name == "random-k" {
