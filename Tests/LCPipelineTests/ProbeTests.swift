@@ -65,6 +65,7 @@ final class ProbeTests: XCTestCase {
         for l in 0..<4 {
             var o: [String: Any] = ["layer": l, "grad_norm": Double(4 - l), "resnorm": Double(l), "resnorm_lora": Double(l * l)]
             o["act_energy_mean"] = 1.0; o["predicted_gain"] = Double(10 - l); o["cost"] = 1.0; o["future_field"] = "kept"
+            if l == 0 { o["measured_step_seconds"] = 9.0 }  // profile's own timing: kept
             layers.append(o)
         }
         try JSONSerialization.data(withJSONObject: ["layers": layers, "model_id": "m", "other": [1, 2]]).write(to: card)
@@ -90,6 +91,8 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(root["model_id"] as? String, "m"); XCTAssertEqual(root["other"] as? [Int], [1, 2])
         let out = try XCTUnwrap(root["layers"] as? [[String: Any]])
         XCTAssertEqual(out[1]["measured_gain"] as? Double, 0.3); XCTAssertEqual(out[1]["measured_step_seconds"] as? Double, 0.5)
+        XCTAssertEqual(out[0]["measured_step_seconds"] as? Double, 9.0, "profile's measured_step_seconds is not overwritten")
+        XCTAssertEqual(out[0]["probe_step_seconds"] as? Double, 0.5)
         XCTAssertNil(out[2]["measured_gain"], "layer 2 was not probed")
         XCTAssertEqual(out[2]["future_field"] as? String, "kept")
         let probe = try XCTUnwrap(root["probe"] as? [String: Any])

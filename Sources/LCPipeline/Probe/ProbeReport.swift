@@ -105,7 +105,8 @@ public enum ProbeCard {
         return (root, layers)
     }
 
-    /// Adds `measured_gain` / `measured_step_seconds` / `measured_peak_bytes` to the probed layers and a `probe`
+    /// Adds `measured_gain`, `probe_step_seconds`, `probe_peak_bytes` (and `measured_step_seconds` /
+    /// `measured_peak_bytes` where the card has none from profile) to the probed layers and a `probe`
     /// object (settings, sets, correlations, measured layers) to card.json, rewritten atomically. Other fields are
     /// kept as they are. Layers not probed keep whatever they had.
     public static func update(cardURL: URL, report: ProbeReport) throws {
@@ -114,8 +115,16 @@ public enum ProbeCard {
         for i in layers.indices {
             guard let l = (layers[i]["layer"] as? NSNumber)?.intValue, let r = byLayer[l] else { continue }
             layers[i]["measured_gain"] = r.gain
-            layers[i]["measured_step_seconds"] = r.step_seconds
-            layers[i]["measured_peak_bytes"] = Double(r.peak_rss_bytes)
+            // profile owns measured_step_seconds/measured_peak_bytes when it measured or interpolated them (one
+            // consistent column); the probe's own step time always goes to probe_step_seconds.
+            if layers[i]["measured_step_seconds"] == nil || layers[i]["measured_step_seconds"] is NSNull {
+                layers[i]["measured_step_seconds"] = r.step_seconds
+            }
+            if layers[i]["measured_peak_bytes"] == nil || layers[i]["measured_peak_bytes"] is NSNull {
+                layers[i]["measured_peak_bytes"] = Double(r.peak_rss_bytes)
+            }
+            layers[i]["probe_step_seconds"] = r.step_seconds
+            layers[i]["probe_peak_bytes"] = Double(r.peak_rss_bytes)
         }
         root["layers"] = layers
         struct CardProbe: Encodable {
