@@ -43,11 +43,12 @@ public enum ProbeText {
     /// "On this model and data, the card's performance choice reached X % of all-layer LoRA with k layers, Y× per step."
     public static func verdict(_ r: ProbeReport) -> String? {
         guard let p = r.sets.first(where: { $0.name == "performance" }), let frac = p.gain_fraction, let sp = p.speedup else { return nil }
-        let best = r.sets.filter { $0.name != "all" && $0.name != "performance" }.max { $0.gain < $1.gain }
+        let best = r.sets.filter { $0.name.hasSuffix("-k") }.max { $0.gain < $1.gain }  // best baseline
         var s = "On this model and data, the card's performance choice \(p.layers) reached \(f(frac * 100, 1)) % of the all-layer gain "
             + "with \(p.layers.count) layers at \(f(sp, 2))× the all-layer step speed."
         if let b = best {
-            s += b.gain > p.gain ? " It lost to \(b.name) (\(f(b.gain, 5)) vs \(f(p.gain, 5)))." : " It beat every other set."
+            s += b.gain > p.gain ? " It lost to the \(b.name) baseline (gain \(f(b.gain, 5)) vs \(f(p.gain, 5)))."
+                : " It beat every baseline (best: \(b.name), \(f(b.gain, 5)))."
         }
         return s
     }
