@@ -113,6 +113,9 @@ public struct StageRegistry: Sendable {
         IngestBatchStage(),
         LoadBatchStage(),
         ProfileBatchStage(),
+        RankBatchStage(),
+        ReportBatchStage(),
+        DiffBatchStage(),
     ])
 
     public init(stages: [any Stage]) { self.stages = stages }
