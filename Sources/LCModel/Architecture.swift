@@ -1,58 +1,29 @@
 // Canonical (Hugging Face) tensor naming per architecture: GGUF → HF name mapping, prefix
 // normalization of safetensors/PyTorch names, and the tensor → (layer, LoRA module) mapping.
-// Canonical prefixes: llama/qwen2/qwen3 `model.` + `lm_head.weight` (LlamaForCausalLM);
-// gpt2 `transformer.` + `lm_head.weight` (GPT2LMHeadModel); bert none (BertModel).
+// Canonical names themselves come from `TensorNames` (the single naming table); this file maps
+// other spellings (GGUF, prefix variants) onto them.
 import Foundation
 
 public enum Architecture {
     /// LoRA-targetable modules per layer, in Hugging Face spelling (PEFT `target_modules`), block order.
-    public static func modules(_ arch: String) -> [String] {
-        switch arch {
-        case "gpt2": return ["c_attn", "attn.c_proj", "c_fc", "mlp.c_proj"]
-        case "bert": return ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
-        default: return ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-        }
-    }
+    public static func modules(_ arch: String) -> [String] { TensorNames.modules(arch: arch) }
 
-    /// Canonical weight name of module `module` in layer `layer`.
+    /// Canonical weight name of module `module` in layer `layer` (from `TensorNames`, the single naming table).
     public static func moduleWeight(_ arch: String, layer l: Int, module: String) -> String {
-        switch arch {
-        case "gpt2":
-            let path = ["c_attn": "attn.c_attn", "attn.c_proj": "attn.c_proj", "c_fc": "mlp.c_fc", "mlp.c_proj": "mlp.c_proj"][module] ?? module
-            return "transformer.h.\(l).\(path).weight"
-        case "bert":
-            let path = ["query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
-                        "attention.output.dense": "attention.output.dense", "intermediate.dense": "intermediate.dense",
-                        "output.dense": "output.dense"][module] ?? module
-            return "encoder.layer.\(l).\(path).weight"
-        default:
-            let group = ["gate_proj", "up_proj", "down_proj"].contains(module) ? "mlp" : "self_attn"
-            return "model.layers.\(l).\(group).\(module).weight"
-        }
+        let role = TensorNames.moduleRoles(arch: arch)[module] ?? module
+        return TensorNames.layerTensors(arch: arch, layer: l)[role] ?? module
     }
 
     /// Maps a tensor name as found in a safetensors/PyTorch checkpoint to the canonical name
     /// (adds/strips the `model.`/`transformer.`/`bert.` prefixes, renames legacy gamma/beta).
     /// Returns nil for tensors that are not model parameters (buffers such as position_ids, attn.bias masks).
     public static func canonicalHFName(_ name: String, arch: String) -> String? {
-        var n = name
-        switch arch {
-        case "gpt2":
-            if n.hasSuffix(".attn.bias") || n.hasSuffix(".attn.masked_bias") { return nil }
-            if n == "lm_head.weight" { return n }
-            if !n.hasPrefix("transformer.") { n = "transformer." + n }
-            return n
-        case "bert":
-            if n.hasPrefix("bert.") { n.removeFirst(5) }
-            if n.hasSuffix("position_ids") { return nil }
-            if n.hasSuffix(".gamma") { n = String(n.dropLast(6)) + ".weight" }
-            if n.hasSuffix(".beta") { n = String(n.dropLast(5)) + ".bias" }
-            return n
-        default:
-            if n.hasSuffix("rotary_emb.inv_freq") { return nil }
-            if n == "lm_head.weight" || n.hasPrefix("model.") { return n }
-            return "model." + n
-        }
+        // Buffers that are not parameters.
+        if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name.hasSuffix("position_ids")
+            || name.hasSuffix("rotary_emb.inv_freq") { return nil }
+        let n = TensorNames.canonicalize(arch: arch, name: name)
+        if ["llama", "qwen2", "qwen3"].contains(arch), n != "lm_head.weight", !n.hasPrefix("model.") { return "model." + n }
+        return n
     }
 
     /// Maps a GGUF tensor name (`blk.N.attn_q.weight`, `token_embd.weight`, ...) to the canonical HF name.

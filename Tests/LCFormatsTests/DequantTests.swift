@@ -6,7 +6,7 @@ import LCCore
 import LCFormats
 import XCTest
 
-enum Fixtures {
+enum DequantFixtures {
     /// The repository root: walk up from this file until Package.swift appears.
     static var repoRoot: URL {
         var u = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -54,15 +54,15 @@ private func leBytes(_ x: [Float]) -> Data {
 
 final class DequantTests: XCTestCase {
     private func loadIndex() throws -> GoldenIndex {
-        try JSON.decode(GoldenIndex.self, from: Fixtures.dequant.appendingPathComponent("index.json"))
+        try JSON.decode(GoldenIndex.self, from: DequantFixtures.dequant.appendingPathComponent("index.json"))
     }
 
     /// Every supported type matches gguf-py bit for bit, through both `row` and the parallel `tensor`.
     func testGoldenBitExactEveryType() throws {
         let index = try loadIndex()
         for e in index.fixtures {
-            let raw = try Data(contentsOf: Fixtures.dequant.appendingPathComponent("\(e.type).bin"))
-            let expData = try Data(contentsOf: Fixtures.dequant.appendingPathComponent("\(e.type).f32"))
+            let raw = try Data(contentsOf: DequantFixtures.dequant.appendingPathComponent("\(e.type).bin"))
+            let expData = try Data(contentsOf: DequantFixtures.dequant.appendingPathComponent("\(e.type).f32"))
             XCTAssertEqual(raw.count, e.bytes, e.type)
             XCTAssertEqual(expData.count, 4 * e.elements, e.type)
             let expected: [UInt32] = expData.withUnsafeBytes { b in
@@ -151,8 +151,8 @@ final class DequantTests: XCTestCase {
     /// Real SmolLM2 tensors read straight from the GGUF file: SHA-256 of the float output and the
     /// first 16 values match gguf-py. Includes full tensors of every type present (Q4_1, Q8_0, F32).
     func testRealSmolLM2TensorsBitExact() throws {
-        let real = try JSON.decode(RealIndex.self, from: Fixtures.dequant.appendingPathComponent("smollm2_real.json"))
-        let url = Fixtures.modelCache.appendingPathComponent(real.model)
+        let real = try JSON.decode(RealIndex.self, from: DequantFixtures.dequant.appendingPathComponent("smollm2_real.json"))
+        let url = DequantFixtures.modelCache.appendingPathComponent(real.model)
         guard FileManager.default.fileExists(atPath: url.path) else {
             return XCTFail("\(url.path) is missing: run scripts/setup.sh (or set LAYERCARD_CACHE)")
         }

@@ -1,8 +1,9 @@
 // Forward parity on the real checkpoints against HF transformers goldens (scripts/reference/forward_golden.py):
 // all-MiniLM-L6-v2 pooled embeddings (needs $LAYERCARD_CACHE/models, from scripts/setup.sh) and SmolLM2-135M
-// last-position logits + mean loss (needs the derived F32 weights $LAYERCARD_CACHE/derived/smollm2-f32.safetensors
+// last-position logits + mean loss (weights decoded from the real GGUF by GGUFWeights
 // written by the golden script; skipped when absent until the load stage replaces it). Also the opt-in benchmark.
 import Foundation
+import LCFormats
 import LCKernels
 import LCModel
 import XCTest
@@ -36,12 +37,14 @@ final class RealModelForwardTests: XCTestCase {
                     tiedEmbeddings: true, maxPositions: 8192, activation: "silu", attentionBias: false)
     }
 
+    /// SmolLM2 straight from the real GGUF: dequantized, Q/K un-permuted and canonically named by the
+    /// same LCFormats/LCModel code the load stage uses (no derived files, no torch at test time).
     static func smolModel() throws -> TransformerModel {
-        let file = cacheDir().appendingPathComponent("derived/smollm2-f32.safetensors")
+        let file = cacheDir().appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
         guard FileManager.default.fileExists(atPath: file.path) else {
-            throw XCTSkip("\(file.path) missing: run scripts/reference/forward_golden.py smollm2 (needs torch)")
+            XCTFail("\(file.path) missing: run scripts/setup.sh"); throw CocoaError(.fileNoSuchFile)
         }
-        return try TransformerModel(config: smolConfig(), weights: TestSafetensors(file, arch: "llama"))
+        return try TransformerModel(config: smolConfig(), weights: GGUFWeights(url: file, config: smolConfig()))
     }
 
     func testSmolLM2LastLogitsAndLoss() throws {
@@ -109,5 +112,30 @@ final class RealModelForwardTests: XCTestCase {
         print(String(format: "[bench] plain sgemm %dx%dx%d ×%d (%.1f GFLOP): %.3f s, %.2f GFLOP/s; forward/sgemm GFLOP/s ratio %.2f",
                      N, cols, C, reps, gemmFlops / 1e9, gemmSecs, gemmFlops / 1e9 / gemmSecs,
                      (flops / secs) / (gemmFlops / gemmSecs)))
+    }
+}
+
+/// A WeightSource over a GGUF file: GGUF names → canonical HF names, decode + canonical layout per tensor.
+struct GGUFWeights: WeightSource {
+    let file: MappedFile
+    let config: ModelConfig
+    let byCanonical: [String: TensorInfo]
+    var sourceName: String { file.path }
+
+    init(url: URL, config: ModelConfig) throws {
+        let g = try GGUFFile.read(url: url)
+        file = try MappedFile(url: url)
+        self.config = config
+        var m: [String: TensorInfo] = [:]
+        for t in g.tensors { if let c = Architecture.canonicalName(fromGGUF: t.name, arch: config.architecture) { m[c] = t } }
+        if m["lm_head.weight"] == nil { m["lm_head.weight"] = m["model.embed_tokens.weight"] }
+        byCanonical = m
+    }
+
+    func tensor(_ name: String) throws -> Tensor? {
+        guard let t = byCanonical[name] else { return nil }
+        let raw = try TensorDecoder.decode(t, from: file)
+        let (data, shape) = CanonicalLayout.canonicalize(raw, shape: t.shape, canonical: name, config: config, sourceFormat: "gguf")
+        return Tensor(shape: shape, data: data)
     }
 }

@@ -113,7 +113,15 @@ enum CheckpointInspector {
         switch c.kind {
         case .gguf: return try inspectGGUF(c.url, files: files)
         case .hfFolder, .safetensors, .pytorch: return try inspectHF(c, files: files)
-        case .archive, .broken:
+        case .archive:
+            throw LCError.format(path: c.url.path, message: c.reason ?? "not a checkpoint")
+        case .broken:
+            // The name promises a format the content lacks: let that format's reader say what is
+            // wrong (bad magic, header too small, ...); fall back to the generic reason.
+            let name = c.url.lastPathComponent.lowercased()
+            if name.hasSuffix(".gguf") { _ = try GGUFFile.read(url: c.url) }
+            if name.hasSuffix(".safetensors") { _ = try SafetensorsFile.read(url: c.url) }
+            if Discovery.hasTorchExtension(name) { _ = try TorchCheckpoint.read(url: c.url) }
             throw LCError.format(path: c.url.path, message: c.reason ?? "not a checkpoint")
         }
     }
@@ -163,6 +171,12 @@ enum CheckpointInspector {
 
     static func inspectHF(_ c: Candidate, files: [(url: URL, role: String)]) throws -> Inspection {
         guard let cfgURL = files.first(where: { $0.role == "config" })?.url else {
+            // Parse the lone weights file first so a malformed one fails as malformed.
+            switch try FileSniffer.sniff(url: c.url) {
+            case .safetensors: _ = try SafetensorsFile.read(url: c.url)
+            case .zip, .torchLegacy: _ = try TorchCheckpoint.read(url: c.url)
+            default: break
+            }
             throw LCError.unsupported(path: c.url.path, message: "no config.json beside the weights, so the architecture and shapes are unknown; put the checkpoint in a Hugging Face folder with its config.json")
         }
         let data = try readSmall(cfgURL, limit: 16 << 20)

@@ -30,6 +30,10 @@ public enum Discovery {
         return name
     }
 
+    static func hasTorchExtension(_ name: String) -> Bool {
+        [".bin", ".pt", ".pth", ".ckpt"].contains { name.lowercased().hasSuffix($0) }
+    }
+
     static func hasCheckpointExtension(_ name: String) -> Bool {
         checkpointExtensions.contains { name.lowercased().hasSuffix($0) }
     }
@@ -118,10 +122,10 @@ public enum Discovery {
         case .safetensors:
             return Candidate(kind: .safetensors, url: url, root: root, modelID: id)
         case .zip:
-            if (try? TorchCheckpoint.isTorchZip(url: url)) == true {
-                return Candidate(kind: .pytorch, url: url, root: root, modelID: id)
-            }
-            return Candidate(kind: .archive, url: url, root: root, modelID: id)
+            // A zip named like a PyTorch file whose directory cannot be read is a broken torch
+            // checkpoint: let the torch reader name the problem instead of the archive extractor.
+            let isTorch = (try? TorchCheckpoint.isTorchZip(url: url)) ?? hasTorchExtension(url.lastPathComponent)
+            return Candidate(kind: isTorch ? .pytorch : .archive, url: url, root: root, modelID: id)
         case .torchLegacy:
             return Candidate(kind: .pytorch, url: url, root: root, modelID: id)
         case .tar, .gzip, .zstd, .xz, .bzip2:

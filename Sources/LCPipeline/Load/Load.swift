@@ -52,7 +52,12 @@ public enum LoadStage {
     }
 
     static func fingerprint(_ ingest: IngestManifest, precision: StorePrecision) -> String {
-        Hashing.sha256(["load", ToolInfo.version, "\(LoadManifest.currentSchema)", precision.rawValue, ingest.fingerprint].joined(separator: "\n"))
+        fingerprint(ingestFingerprint: ingest.fingerprint, precision: precision)
+    }
+
+    /// The load fingerprint from the ingest fingerprint alone (the batch runner's freshness check).
+    static func fingerprint(ingestFingerprint: String, precision: StorePrecision) -> String {
+        Hashing.sha256(["load", ToolInfo.version, "\(LoadManifest.currentSchema)", precision.rawValue, ingestFingerprint].joined(separator: "\n"))
     }
 
     /// The previous load is still valid: same fingerprint, ok, store present with the recorded size.
@@ -65,10 +70,26 @@ public enum LoadStage {
         return old
     }
 
+    /// The checkpoint's files still have the size and mtime ingest recorded (a cheap check, no hashing),
+    /// so a store built from them is still the store of this checkpoint.
+    static func sourcesUnchanged(_ ingest: IngestManifest) -> Bool {
+        ingest.files.allSatisfy { f in
+            guard let now = try? Ingest.fileRecord(URL(fileURLWithPath: f.path), role: f.role, base: URL(fileURLWithPath: "/")) else {
+                return false
+            }
+            return now.bytes == f.bytes && now.mtime_ns == f.mtime_ns
+        }
+    }
+
     static func loadOne(_ ingest: IngestManifest, req: LoadRequest, logger: Logger) -> StageOutcome {
         let ws = req.workspace, id = ingest.model_id
         let fp = fingerprint(ingest, precision: req.precision)
-        if !req.force, upToDate(ws, id: id, fingerprint: fp) != nil {
+        let sourcesSame = sourcesUnchanged(ingest)
+        if !sourcesSame {
+            logger.warning("checkpoint files changed since ingest; rebuilding the store (re-run 'layercard ingest' to refresh the manifest)",
+                           metadata: ["model": "\(id)"])
+        }
+        if !req.force, sourcesSame, upToDate(ws, id: id, fingerprint: fp) != nil {
             logger.info("load unchanged, skipping", metadata: ["model": "\(id)"])
             return StageOutcome(modelID: id, status: .ok, skipped: true, message: "unchanged")
         }
