@@ -1,6 +1,6 @@
 // Cross-entropy through a linear LM head computed one vocabulary block at a time, so (N,V) logits are never
 // held: pass 1 keeps an online log-sum-exp per row (running max, rescaled Float64 sum), pass 2 re-forms each
-// block's logits, turns them into dL/dlogits and accumulates dL/dh = dlogits·W_block. The weight blocks come
+// block's logits, turns them into dL/dlogits (softmax from the final max and sum, rounded as crossEntropyBackward) and accumulates dL/dh = dlogits·W_block. The weight blocks come
 // from a callback (a memory-mapped store, or slices of a resident matrix). Reference: crossEntropy +
 // crossEntropyBackward + matmulBackward on full logits (tests compare). Deliberately no bias and no label smoothing.
 import Foundation
@@ -44,13 +44,11 @@ public func blockwiseHeadCrossEntropy(losses: UnsafeMutablePointer<Float>?, h: U
         v0 = v1
     }
     var total: Double = 0
-    var lse = [Double](repeating: 0, count: N)
     for n in 0..<N {
         let t = Int(targets[n])
         guard t >= 0 else { losses?[n] = 0; continue }
         precondition(t < V, "target out of range")
-        lse[n] = Double(m[n]) + log(s[n])
-        let l = lse[n] - Double(xt[n])
+        let l = (Double(m[n]) + log(s[n])) - Double(xt[n])
         losses?[n] = Float(l); total += l
     }
     guard let dh, let dlosses else { return total }
@@ -64,8 +62,8 @@ public func blockwiseHeadCrossEntropy(losses: UnsafeMutablePointer<Float>?, h: U
         for n in 0..<N {
             let x = logits.ptr + n * nb, t = Int(targets[n])
             guard t >= 0 else { x.update(repeating: 0, count: nb); continue }
-            let g = dlosses[n], l = lse[n]
-            for j in 0..<nb { x[j] = g * Float(exp(Double(x[j]) - l)) }
+            let g = dlosses[n], mx = m[n], inv = 1 / s[n]  // same rounding as crossEntropyBackward
+            for j in 0..<nb { x[j] = g * Float(Double(expf(x[j] - mx)) * inv) }
             if t >= v0 && t < v1 { x[t - v0] -= g }
         }
         matmulBackward(dinp: tmp.ptr, dweight: nil, dbias: nil, dout: logits.cptr, inp: h, weight: w.cptr, N: N, C: C, OC: nb)

@@ -60,14 +60,15 @@ public struct MemoryPlan: Sendable {
     /// f32 bytes of one block's activations (BlockActivations) for a (B,T) batch.
     public func activationBytes(B: Int, T: Int) -> Int { 4 * BlockActivations.floatCount(config: config, B: B, T: T) }
 
-    /// Whether the backward over a (B,T) batch keeps only layer-boundary activations and recomputes blocks.
+    /// Whether the backward over a (B,T) batch keeps only layer-boundary activations and recomputes blocks:
+    /// yes when keeping every block's activations (+ weights held, + full logits if resident) exceeds 70% of the budget.
     public func checkpoints(B: Int, T: Int) -> Bool {
         if let o = checkpointOverride { return o }
         let N = B * T, L = config.numLayers
         let weights = streamWeights ? 2 * layerBytes + 2 * 4 * headBlockRows * config.hiddenSize : weightBytes
         let head = streamWeights ? 0 : 2 * 4 * N * config.vocabSize  // logits + their gradient
         let keepAll = Double(L) * Double(activationBytes(B: B, T: T)) + Double(weights) + Double(head)
-        return keepAll > Double(budget)
+        return keepAll > 0.7 * Double(budget)  // 30% headroom: gradient scratch, decode buffers, allocator slack
     }
 
     /// Rough peak f32 bytes of a loss+backward over (B,T) under this plan (for logs and the CLI).
