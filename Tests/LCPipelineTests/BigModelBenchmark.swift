@@ -23,7 +23,7 @@ final class BigModelBenchmark: XCTestCase {
         let model = try TransformerModel(config: config, weights: store, memory: MemoryOptions(budget: budget))
         let tOpen = Date().timeIntervalSince(t0)
         let plan = model.memoryPlan
-        print(String(format: "[bench-big] %@: %d layers, %.2f GB f32 weights, budget %.2f GB, streamed %@, checkpointed %@, est. peak %.2f GB",
+        say(String(format: "[bench-big] %@: %d layers, %.2f GB f32 weights, budget %.2f GB, streamed %@, checkpointed %@, est. peak %.2f GB",
                      id, config.numLayers, Double(plan.weightBytes) / 1e9, Double(budget) / 1e9, "\(plan.streamWeights)",
                      "\(plan.checkpoints(B: 1, T: tokensN))", Double(plan.estimatedPeakBytes(B: 1, T: tokensN)) / 1e9))
         XCTAssertTrue(model.streamsWeights)
@@ -34,7 +34,7 @@ final class BigModelBenchmark: XCTestCase {
         let r = try model.lossAndBackward(tokens: tokens) { mg in
             if layerTimes[mg.layer] == nil {
                 layerTimes[mg.layer] = Date()
-                print(String(format: "[bench-big] backward reached layer %d at %.1f s, RSS %.2f GB", mg.layer,
+                say(String(format: "[bench-big] backward reached layer %d at %.1f s, RSS %.2f GB", mg.layer,
                              Date().timeIntervalSince(t1), Double(ProcessStats.currentRSSBytes()) / 1e9))
             }
             visits += 1
@@ -42,12 +42,15 @@ final class BigModelBenchmark: XCTestCase {
         }
         let tBwd = Date().timeIntervalSince(t1)
         let peak = ProcessStats.peakRSSBytes()
-        print(String(format: "[bench-big] open+plan %.1f s; forward+loss+backward over %d tokens: %.1f s; loss %.4f; %d module visits; peak RSS %.2f GB",
+        say(String(format: "[bench-big] open+plan %.1f s; forward+loss+backward over %d tokens: %.1f s; loss %.4f; %d module visits; peak RSS %.2f GB",
                      tOpen, tokensN, tBwd, r.mean, visits, Double(peak) / 1e9))
         XCTAssertEqual(visits, config.numLayers * TensorNames.modules(arch: config.architecture).count)
         XCTAssertTrue(r.mean.isFinite && sumSq.isFinite)
     }
 }
+
+/// Unbuffered progress line (stdout is block-buffered when piped).
+func say(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 /// Deterministic token ids for the benchmark.
 struct SplitMix {
