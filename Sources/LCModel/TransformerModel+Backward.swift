@@ -32,8 +32,10 @@ struct SavedForward {
 
 extension TransformerModel {
     /// Causal LM: forward, mean next-token loss (as `loss`), and backward; calls `visit` for every module.
+    /// - Parameter stopAtLayer: truncate the backward after block `stopAtLayer` (layers below it get no
+    ///   gradient and are not visited); 0 = the full backward.
     /// - Throws: as `loss`, and weight read errors when streaming.
-    public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil,
+    public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil, stopAtLayer: Int = 0,
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
         guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
         if let m = targetMask {
@@ -45,7 +47,7 @@ extension TransformerModel {
         let saved = try forwardForBackward(b)
         let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
         let (sum, dx) = try headLossBackward(x: saved.output, targets: targets, count: count, N: b.B * b.T)
-        try backwardBlocks(saved, dOutput: dx, visit: visit)
+        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
         return LossResult(sum: sum, count: count)
     }
 
@@ -87,9 +89,10 @@ extension TransformerModel {
     }
 
     /// Encoder squared loss (spec §1): L = (1/2n) Σ_b ||e(x_b) − y_b||² over mean-pooled embeddings; forward,
-    /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize.
+    /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize. `stopAtLayer` as in `lossAndBackward`.
     /// - Throws: `LCError.usage` for a causal model or mismatched targets; weight read errors when streaming.
-    public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], visit: (ModuleGradient) -> Void) throws -> Double {
+    public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], stopAtLayer: Int = 0,
+                                         visit: (ModuleGradient) -> Void) throws -> Double {
         guard !isCausal else { throw LCError.usage("embeddingLossAndBackward: \(config.architecture) is causal") }
         let C = config.hiddenSize
         guard targets.count == tokens.count, targets.allSatisfy({ $0.count == C }) else {
@@ -109,7 +112,7 @@ extension TransformerModel {
                 for t in 0..<len { dx.ptr[(s * b.T + t) * C + c] = g }
             }
         }
-        try backwardBlocks(saved, dOutput: dx, visit: visit)
+        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
         return L
     }
 
@@ -133,11 +136,11 @@ extension TransformerModel {
 
     /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse; with checkpointed inputs,
     /// each block is first recomputed from its saved input (bit-identical to the kept activations).
-    func backwardBlocks(_ r: SavedForward, dOutput: FloatBuffer, visit: (ModuleGradient) -> Void) throws {
+    func backwardBlocks(_ r: SavedForward, dOutput: FloatBuffer, stopAtLayer: Int = 0, visit: (ModuleGradient) -> Void) throws {
         let sc = BlockGradScratch(config: config, B: r.batch.B, T: r.batch.T)
         let recompute = r.acts.isEmpty && config.numLayers > 0 ? BlockActivations(config: config, B: r.batch.B, T: r.batch.T) : nil
         var d = dOutput, other = FloatBuffer(count: dOutput.count)
-        for l in stride(from: config.numLayers - 1, through: 0, by: -1) {
+        for l in stride(from: config.numLayers - 1, through: max(0, stopAtLayer), by: -1) {
             let w = try layerWeights(l)
             let a: BlockActivations
             if let recompute {

@@ -14,6 +14,7 @@ extension TransformerModel {
     /// - Throws: `LCError.usage` for a layer out of range; the source's read/shape errors when streaming.
     public func layerWeights(_ l: Int) throws -> LayerWeights {
         guard l >= 0, l < config.numLayers else { throw LCError.usage("layer \(l) outside 0..<\(config.numLayers)") }
+        if let o = overrides[l] { return o }
         guard let src = stream else { return weights.layers[l] }
         return try cache.get(l) { try ModelWeights.fetchLayer(config: config, source: src, layer: l) }
     }

@@ -39,6 +39,8 @@ public final class TransformerModel: Sendable {
     /// The source, kept when streaming.
     let stream: WeightSource?
     let cache: LayerWeightCache
+    /// Layers whose weights replace the resident/streamed ones (`replacingLayerWeights`).
+    let overrides: [Int: LayerWeights]
     /// RoPE inverse frequencies (R/2) for rotary architectures, else empty; R = rotary dims.
     let invFreq: [Float]
     let rotaryDim: Int
@@ -92,6 +94,21 @@ public final class TransformerModel: Sendable {
         memoryPlan = MemoryPlan(config: c, options: memory, weightBytes: total, layerBytes: maxLayer)
         weights = try ModelWeights(config: c, source: source, streamed: memoryPlan.streamWeights)
         stream = memoryPlan.streamWeights ? source : nil
+        cache = LayerWeightCache(capacity: 1)
+        overrides = [:]
+    }
+
+    /// A model sharing `base`'s configuration, RoPE tables, memory plan and source, with layer `l`'s weights
+    /// replaced by `w` (resident: in `weights.layers`; streamed: as an override of the fetched layer).
+    init(base: TransformerModel, layer l: Int, weights w: LayerWeights) {
+        config = base.config; invFreq = base.invFreq; rotaryDim = base.rotaryDim
+        memoryPlan = base.memoryPlan; stream = base.stream
+        var mw = base.weights
+        if l < mw.layers.count { mw.layers[l] = w }
+        weights = mw
+        var o = base.overrides
+        o[l] = w
+        overrides = o
         cache = LayerWeightCache(capacity: 1)
     }
 
