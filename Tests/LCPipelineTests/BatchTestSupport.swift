@@ -86,8 +86,9 @@ enum BatchFixtures {
         try run(binary, args, env: env)
     }
 
-    /// Every file under `ws` except locks/ and logs/, keyed by relative path. load.json loses `seconds` and
-    /// `peak_rss_bytes` (per-run measurements, the only fields that differ between identical runs), and the
+    /// Every file under `ws` except locks/ and logs/, keyed by relative path. load.json and profile.json lose
+    /// `seconds`, `peak_rss_bytes` (and profile's timings: per-run measurements, the only fields that differ
+    /// between identical runs), and the
     /// workspace path is replaced by `$WS` so workspaces at different paths compare equal.
     static func snapshot(_ ws: URL) throws -> [String: Data] {
         let fm = FileManager.default
@@ -101,6 +102,10 @@ enum BatchFixtures {
             var d = try Data(contentsOf: URL(fileURLWithPath: root + "/" + rel))
             if rel.hasSuffix(".json"), var obj = try JSONSerialization.jsonObject(with: d) as? [String: Any] {
                 if rel.hasSuffix("/load.json") { obj["seconds"] = nil; obj["peak_rss_bytes"] = nil }
+                if rel.hasSuffix("/profile.json") {  // per-run measurements of the profile stage
+                    for k in ["seconds", "peak_rss_bytes", "timings", "forward_backward_gflops", "sgemm_reference_gflops",
+                              "forward_backward_vs_sgemm"] { obj[k] = nil }
+                }
                 d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 d = Data(String(decoding: d, as: UTF8.self).replacingOccurrences(of: root, with: "$WS")
                     .replacingOccurrences(of: root.replacingOccurrences(of: "/", with: "\\/"), with: "$WS").utf8)

@@ -176,11 +176,11 @@ public enum ProfileStage {
         return s > 0 ? Double(reps) * per / s / 1e9 : 0
     }
 
-    /// Strict card JSON: a NaN/Infinity anywhere is an error naming the field.
+    /// Strict card JSON (`LayerCard.encodedJSON`: a NaN/Infinity anywhere is an error naming the field), after the
+    /// invariants readers rely on (`LayerCard.validate`) have been checked.
     public static func encodeCard(_ card: LayerCard) throws -> Data {
-        do { return try JSON.encode(card) } catch let EncodingError.invalidValue(value, ctx) {
-            let field = ctx.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            throw LCError.format(path: "card \(card.model_id)", message: "non-finite number \(value) at field '\(field)'")
-        }
+        let data = try card.encodedJSON()
+        try card.validate(path: "card \(card.model_id)")
+        return data
     }
 }

@@ -56,9 +56,15 @@ func checkCard(_ ws: URL, _ id: String, arch: String, layers L: Int, file: Stati
     for s in card.layers {
         XCTAssertTrue(s.cost > 0 && s.cost_relative > 0 && s.cost_relative <= 1, "\(s)", file: file, line: line)
         XCTAssertNotNil(s.measured_step_seconds, file: file, line: line)
-        // gain({l}) = max_{c≥0} (b c − ½ c² (1 + 1e-6)) with b = resnorm_l (a norm column) = predicted_gain_l / (1 + 1e-6).
-        let b = s.resnorm, c = b / (1 + 1e-6), gain = b * c - 0.5 * c * c * (1 + 1e-6)
-        XCTAssertEqual(gain, s.predicted_gain, accuracy: 1e-5 * s.predicted_gain, file: file, line: line)
+    }
+    // gain({l}) = predicted_gain_l (up to the 1e-6 ridge) with the rank stage's gain function, for the resnorm
+    // column (b = resnorm) and the predicted_gain column (b = sqrt(2·predicted_gain)).
+    for signal in [Signal.resnorm, .predicted_gain] {
+        let g = try GainModel(card: card, signal: signal)
+        for s in card.layers {
+            XCTAssertEqual(g.gain([s.layer]), s.predicted_gain, accuracy: 2e-6 * s.predicted_gain, "\(signal) layer \(s.layer)",
+                           file: file, line: line)
+        }
     }
     XCTAssertEqual(card.cost_model.measured_layers.first, 0, file: file, line: line)
     XCTAssertEqual(card.cost_model.measured_layers.last, L - 1, file: file, line: line)
