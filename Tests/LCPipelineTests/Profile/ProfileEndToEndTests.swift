@@ -173,7 +173,7 @@ final class ProfileEndToEndTests: XCTestCase {
             let id = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: ws.appendingPathComponent("outputs").path).first)
             cards.append(try JSONDecoder().decode(LayerCard.self, from: Data(contentsOf: ws.appendingPathComponent("outputs/\(id)/card.json"))))
         }
-        XCTAssertEqual(cards[0].loss, cards[1].loss, accuracy: 1e-6)
+        XCTAssertEqual(cards[0].loss, cards[1].loss, accuracy: 1e-6 * abs(cards[1].loss))  // float32 sums in a different batching order
         XCTAssertEqual(cards[0].tokens, cards[1].tokens)
         for (a, b) in zip(cards[0].modules, cards[1].modules) {
             for (x, y) in [(a.grad_norm, b.grad_norm), (a.act_energy, b.act_energy), (a.resnorm, b.resnorm), (a.resnorm_lora, b.resnorm_lora)] {
