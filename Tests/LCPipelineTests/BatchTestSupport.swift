@@ -17,12 +17,7 @@ enum BatchFixtures {
 
     /// The built `layercard` beside the test bundle (or $LAYERCARD_BIN).
     static var binary: URL {
-        if let b = ProcessInfo.processInfo.environment["LAYERCARD_BIN"], !b.isEmpty { return URL(fileURLWithPath: b) }
-        for b in Bundle.allBundles where b.bundleURL.pathExtension == "xctest" {
-            let u = b.bundleURL.deletingLastPathComponent().appendingPathComponent("layercard")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-        }
-        return repoRoot.appendingPathComponent(".build/debug/layercard")
+        (try? E2E.executable()) ?? repoRoot.appendingPathComponent(".build/debug/layercard")
     }
 
     static func tempDir(_ tag: String) throws -> URL {

@@ -16,17 +16,11 @@ func profileRepoRoot() -> URL {
     return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 }
 
-/// Runs the layercard executable (env LAYERCARD_BIN, else .build/debug/layercard), returns (status, stdout+stderr).
+/// Runs the layercard executable (found by `E2E.executable()`), returns (status, stdout+stderr).
 @discardableResult
 func runLayercard(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String) {
-    let root = profileRepoRoot()
-    let fm = FileManager.default
-    let candidates: [String?] = [ProcessInfo.processInfo.environment["LAYERCARD_BIN"], root.appendingPathComponent(".build/debug/layercard").path]
-    guard let bin = candidates.compactMap({ $0 }).first(where: { fm.isExecutableFile(atPath: $0) }) else {
-        throw XCTSkip("layercard executable not built (swift build)")
-    }
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: bin)
+    p.executableURL = try E2E.executable()
     p.arguments = args
     p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
     let pipe = Pipe()
