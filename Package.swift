@@ -41,7 +41,7 @@ let package = Package(
         // Model configs, architectures (tensor naming, modules), weights store, forward/backward.
         .target(name: "LCModel", dependencies: ["LCCore", "LCFormats", "LCKernels", "LCTokenizers"]),
         // The Layer Card: statistics, card JSON/HDF5.
-        .target(name: "LCCard", dependencies: ["LCCore", "LCModel", "LCKernels", "CHDF5"]),
+        .target(name: "LCCard", dependencies: ["LCCore", "LCFormats", "LCModel", "LCKernels", "CHDF5"]),
         // Stages, manifests, workspace layout, fingerprints.
         .target(name: "LCPipeline", dependencies: [
             "LCCore", "LCFormats", "LCModel", "LCTokenizers", "LCCard",

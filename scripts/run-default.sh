@@ -11,8 +11,12 @@ MODELS="${1:-$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 swift build -c release --product layercard
 BIN=.build/release/layercard
 set +e
-"$BIN" ingest "$MODELS" --workspace "$WS"
+"$BIN" run "$MODELS" --workspace "$WS"
 rc=$?
 set -e
-echo "main job: manifests in $WS/manifests, outputs in $WS/outputs"
+"$BIN" status --workspace "$WS" || true
+echo "main job: manifests in $WS/manifests, outputs in $WS/outputs (exit $rc)"
+for f in "$WS"/outputs/*/card.json "$WS"/outputs/*/report.html "$WS"/outputs/*/peft/*/adapter_config.json; do
+  [ -e "$f" ] && echo "  produced: $f"
+done
 exit $rc

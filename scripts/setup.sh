@@ -8,7 +8,7 @@ CACHE="${LAYERCARD_CACHE:-$HOME/.cache/layercard}"
 mkdir -p "$CACHE"
 
 need_apt=()
-for p in libopenblas-dev libhdf5-dev libarchive-dev pkg-config zstd; do
+for p in libopenblas-dev libhdf5-dev libarchive-dev pkg-config zstd xz-utils time bc; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SmolLM2-135M forward on 4x128 tokens: seconds, GFLOP/s, and a plain cblas_sgemm of equal FLOPs for comparison.
-# Needs $LAYERCARD_CACHE/derived/smollm2-f32.safetensors (scripts/reference/forward_golden.py smollm2).
+# Reads the real GGUF from $LAYERCARD_CACHE/models (scripts/setup.sh fetches it).
 # Usage: scripts/bench/forward.sh [threads]   (default: OpenBLAS default = core count)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

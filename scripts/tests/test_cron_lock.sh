@@ -67,8 +67,10 @@ if [ "$FAKE" = 1 ]; then
 fi
 # The lock is released when the run ends: a third invocation runs.
 "$W" "$MODELS" "$WS" >"$TMP/third.out" 2>&1; c3=$?
-check "after release: third run takes the lock (exit $c3, no lock message, 2 logs)" \
-  sh -c "test $c3 = 0 && ! grep -q 'another run holds' '$TMP/third.out' && test $(nlogs "$WS") = 2"
+# The real binary exits 1 when MODELS_DIR holds broken checkpoints; the lock behaviour is what counts here.
+want3=0; [ "$FAKE" = 1 ] || want3="$c1"
+check "after release: third run takes the lock (exit $c3, want $want3, no lock message, 2 logs)" \
+  sh -c "test $c3 = $want3 && ! grep -q 'another run holds' '$TMP/third.out' && test $(nlogs "$WS") = 2"
 
 # 3. Exit code of `layercard run` is the wrapper's exit code; status still runs.
 WS="$TMP/ws3"; mkdir -p "$WS"

@@ -108,6 +108,21 @@ fake_checks() {
   check "[$s] no other diff pairs were run" test "$(find "$F" -maxdepth 1 -name 'diff-*.txt' | wc -l)" -eq 2
 }
 
+# real_checks NAME: with the real binary, every model in the workspace was ingested by exactly one shard
+# (from the "<status> <model> ingest: ..." lines each shard prints) and status shows no missing stage.
+real_checks() {
+  local s="$1" ids id n
+  ids="$("$LAYERCARD_BIN" status --workspace "$WS" --json | python3 -c 'import json,sys; print("\n".join(m["model"] for m in json.load(sys.stdin)["models"]))')"
+  check "[$s] the workspace has models after the run" test -n "$ids"
+  while IFS= read -r id; do
+    [ -n "$id" ] || continue
+    n="$(cat "$WS"/logs/slurm/layercard-run-"${A}"_*.log | grep -cE "^(ok|failed|unsupported) +$id ingest: ")"
+    check "[$s] $id ingested by exactly one shard (got $n)" test "$n" -eq 1
+  done <<<"$ids"
+  check "[$s] status shows no missing or stale stage" \
+    sh -c "! '$LAYERCARD_BIN' status --workspace '$WS' --json | grep -qE '\"state\" : \"(missing|stale)\"'"
+}
+
 if run_scenario ok; then
   common_checks ok
   for i in $(seq 0 $((N - 1))); do
@@ -115,7 +130,7 @@ if run_scenario ok; then
     if [ "$FAKE" = 1 ]; then check "[ok] shard $i exit 0" test "$c" = 0
     else check "[ok] shard $i exit $c is 0 or 1 (not a usage error)" test "$c" = 0 -o "$c" = 1; fi
   done
-  if [ "$FAKE" = 1 ]; then fake_checks ok; fi
+  if [ "$FAKE" = 1 ]; then fake_checks ok; else real_checks ok; fi
   check "[ok] layercard status --workspace exits 0" "$LAYERCARD_BIN" status --workspace "$WS"
 fi
 

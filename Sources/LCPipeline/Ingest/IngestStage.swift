@@ -7,3 +7,11 @@ public enum IngestStage {
         try Ingest.run(IngestRequest(paths: paths, workspace: workspace, force: force), logger: logger)
     }
 }
+
+extension IngestStage {
+    /// Ingests exactly `candidates` (already discovered, e.g. one shard's share) instead of walking paths.
+    public static func run(candidates: [Candidate], workspace: Workspace, force: Bool, logger: Logger) -> [StageOutcome] {
+        let req = IngestRequest(paths: candidates.map(\.url), workspace: workspace, force: force)
+        return candidates.flatMap { Ingest.ingestCandidate($0, request: req, logger: logger) }
+    }
+}

@@ -51,6 +51,11 @@ enum TensorValidation {
                 guard shape == want else {
                     throw LCError.format(path: t.file, message: "tensor '\(t.name)' has shape \(t.shape) but the config implies \(conv1DLayout && arch == "gpt2" ? [want[1], want[0]] : want)")
                 }
+                // A bias, when present, is [out]; load re-lays Q/K biases out per head, so a wrong one must stop here.
+                let biasName = String(name.dropLast(".weight".count)) + ".bias"
+                if let b = byCanon[biasName], b.shape != [want[0]] {
+                    throw LCError.format(path: b.file, message: "tensor '\(b.name)' has shape \(b.shape) but the config implies [\(want[0])]")
+                }
                 out.append(ModuleRecord(layer: l, module: m, tensor: name, shape: shape))
             }
         }

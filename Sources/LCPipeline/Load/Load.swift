@@ -52,7 +52,12 @@ public enum LoadStage {
     }
 
     static func fingerprint(_ ingest: IngestManifest, precision: StorePrecision) -> String {
-        Hashing.sha256(["load", ToolInfo.version, "\(LoadManifest.currentSchema)", precision.rawValue, ingest.fingerprint].joined(separator: "\n"))
+        fingerprint(ingestFingerprint: ingest.fingerprint, precision: precision)
+    }
+
+    /// The load fingerprint from the ingest fingerprint alone (the batch runner's freshness check).
+    static func fingerprint(ingestFingerprint: String, precision: StorePrecision) -> String {
+        Hashing.sha256(["load", ToolInfo.version, "\(LoadManifest.currentSchema)", precision.rawValue, ingestFingerprint].joined(separator: "\n"))
     }
 
     /// The previous load is still valid: same fingerprint, ok, store present with the recorded size.

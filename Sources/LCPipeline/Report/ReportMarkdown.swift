@@ -1,0 +1,106 @@
+// report.md: the same content as report.html as text tables (the plots are in report.html).
+// Sections: model and data, recommended layers (+ PEFT snippet), baselines, per-layer table,
+// coupling summary, gain vs cost, caveats. Deliberately no embedded images.
+import Foundation
+import LCCard
+import LCCore
+
+public enum ReportMarkdown {
+    public static func render(_ r: ReportData) -> String {
+        let d = r.decision, c = d.card, T = ReportText.self
+        var s = "# Layer Card report: \(c.model_id)\n\n"
+        s += "Layer 0 = input side (next to the embeddings); layer \(c.layers.count - 1) is next to the LM head. Plots: report.html.\n\n"
+        s += "## Model and data\n\n| | |\n|---|---|\n"
+        for (k, v) in provenance(r) { s += "| \(k) | \(v.replacingOccurrences(of: "|", with: "\\|")) |\n" }
+        s += "\n## Recommended layers\n\n"
+        s += "Signal: `\(d.signal.rawValue)` (\(d.signalSource)). Target modules: `\(d.modules.joined(separator: ","))`. "
+        s += "gain(all) = \(T.sci(d.selector.gainAll)) (quadratic-model units); cost(all) = \(T.sci(d.selector.cost.costAll)) \(d.selector.cost.unit). Parameters: \(r.optionsSource).\n\n"
+        s += "| objective | layers | gain share | cost / cost(all) | speedup | method |\n|---|---|---|---|---|---|\n"
+        for sel in d.selections {
+            s += "| \(sel.objective.rawValue) | \(T.layers(sel.chosen.layers)) | \(T.pct(sel.chosen.gain_fraction)) | \(T.pct(sel.chosen.cost_fraction)) | \(T.pct(sel.chosen.speedup)) | \(sel.method) |\n"
+        }
+        for sel in d.selections {
+            s += "\n### \(sel.objective.rawValue): layers \(T.layers(sel.chosen.layers))\n\n"
+            s += "| strategy | gain share | cost / cost(all) | speedup |\n|---|---|---|---|\n"
+            s += "| **\(sel.objective.rawValue) \(T.layers(sel.chosen.layers))** | \(T.pct(sel.chosen.gain_fraction)) | \(T.pct(sel.chosen.cost_fraction)) | \(T.pct(sel.chosen.speedup)) |\n"
+            for b in sel.baselines {
+                s += "| \(T.strategy(b)) | \(T.pct(b.gain_fraction)) | \(T.pct(b.cost_fraction)) | \(T.pct(b.speedup)) |\n"
+            }
+            s += "\nPEFT `adapter_config.json` (outputs/\(c.model_id)/peft/\(sel.objective.rawValue)/):\n\n```json\n\(r.peftJSON[sel.objective] ?? "")```\n"
+        }
+        s += "\n## Per-layer statistics\n\n"
+        let hasMeasured = c.layers.contains { $0.measured_gain != nil }
+        s += "| layer | grad_norm | resnorm | resnorm_lora | act_energy (mean) | predicted gain share | cost / cost(all) |\(hasMeasured ? " measured_gain |" : "")\n"
+        s += "|---|---|---|---|---|---|---|\(hasMeasured ? "---|" : "")\n"
+        for (l, st) in d.signalCard.layers.enumerated() {
+            s += "| \(l) | \(T.sci(st.grad_norm)) | \(T.sci(st.resnorm)) | \(T.sci(st.resnorm_lora)) | \(T.sci(st.act_energy_mean)) | \(T.pct(r.predictedShare[l])) | \(T.pct(st.cost / max(d.selector.cost.costAll, 1e-300))) |"
+            s += hasMeasured ? " \(st.measured_gain.map(T.sci) ?? "") |\n" : "\n"
+        }
+        if let corr = measuredCorrelations(c) {
+            s += "\n## Measured performance\n\nSpearman rank correlation of the probe's measured_gain with each cheap signal (which signal to trust for this model and data):\n\n| signal | Spearman with measured_gain |\n|---|---|\n"
+            for (k, v) in corr { s += "| \(k) | \(String(format: "%.3f", v)) |\n" }
+        }
+        s += "\n## Coupling\n\n" + couplingSummary(c) + "\n"
+        s += "\n## Gain vs cost\n\nEvery strategy as (cost(S)/cost(all), gain(S)/gain(all)); the Pareto front and the \(r.cloud.count) searched sets are plotted in report.html.\n\n"
+        s += "| # | strategy | cost / cost(all) | gain share | on the Pareto front |\n|---|---|---|---|---|\n"
+        let front = SVGPlot.paretoFront(r.cloud + strategyPoints(r).map { ($0.x, $0.y) })
+        for (i, m) in strategyPoints(r).enumerated() {
+            let onFront = front.contains { abs($0.x - m.x) < 1e-12 && abs($0.y - m.y) < 1e-12 }
+            s += "| \(i + 1) | \(m.label) | \(T.pct(m.x)) | \(T.pct(m.y)) | \(onFront ? "yes" : "no") |\n"
+        }
+        s += "\n## Caveats\n\n" + ReportText.caveats.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        return s
+    }
+
+    /// Key/value provenance rows.
+    public static func provenance(_ r: ReportData) -> [(String, String)] {
+        let c = r.decision.card, p = c.parameters
+        return [("model id", c.model_id), ("architecture", "\(c.architecture), \(c.config.numLayers) layers, hidden \(c.config.hiddenSize)"),
+                ("model fingerprint (weight store SHA-256)", c.model_fingerprint),
+                ("reference data", "\(c.dataset.path) (\(c.dataset.records) records, \(c.dataset.kind), SHA-256 \(c.dataset.sha256))"),
+                ("tokens / mean loss", "\(c.tokens) / \(String(format: "%.4f", c.loss)) nats"),
+                ("card parameters", "max_tokens \(p.max_tokens), batch \(p.batch), LoRA rank \(p.lora_rank) (seed \(p.lora_seed)), lambda_rel \(p.lambda_rel), precision \(p.precision), threads \(p.threads)"),
+                ("coupling method", p.coupling_method),
+                ("cost model", "\(c.cost_model.unit); adapter term \(ReportText.sci(c.cost_model.adapter_flops_per_token)); measured layers \(c.cost_model.measured_layers.isEmpty ? "none (analytic)" : "\(c.cost_model.measured_layers)")"),
+                ("card", "\(r.cardPath) (SHA-256 \(r.cardSHA256))"),
+                ("spec / tool version", "spec v\(c.spec_version), card written by \(c.tool_version), report by \(ToolInfo.version)")]
+    }
+
+    /// Objectives and the performance selection's baselines, as scatter points.
+    public static func strategyPoints(_ r: ReportData) -> [PlotMarker] {
+        let d = r.decision
+        var out: [PlotMarker] = []
+        for (i, s) in d.selections.enumerated() {
+            out.append(PlotMarker(label: "\(s.objective.rawValue) \(ReportText.layers(s.chosen.layers))", x: s.chosen.cost_fraction,
+                                  y: s.chosen.gain_fraction, color: SVGPlot.palette[i % 3 == 0 ? 1 : (i % 3 == 1 ? 2 : 3)]))
+        }
+        if let first = d.selections.first {
+            for (i, b) in first.baselines.enumerated() {
+                out.append(PlotMarker(label: ReportText.strategy(b), x: b.cost_fraction, y: b.gain_fraction,
+                                      color: SVGPlot.palette[4 + i % 6]))
+            }
+        }
+        return out
+    }
+
+    /// Spearman of measured_gain with each cheap signal (spec §5), when every layer was probed.
+    public static func measuredCorrelations(_ c: LayerCard) -> [(String, Double)]? {
+        let m = c.layers.compactMap(\.measured_gain)
+        guard m.count == c.layers.count, m.count > 1 else { return nil }
+        return [("grad_norm", c.layers.map(\.grad_norm)), ("resnorm", c.layers.map(\.resnorm)),
+                ("resnorm_lora", c.layers.map(\.resnorm_lora)), ("act_energy (layer mean)", c.layers.map(\.act_energy_mean))]
+            .map { ($0.0, Compare.spearman(m, $0.1)) }
+    }
+
+    static func couplingSummary(_ c: LayerCard) -> String {
+        let L = c.coupling.count
+        guard L > 1 else { return "One layer: no coupling." }
+        let adj = (0..<(L - 1)).map { c.coupling[$0][$0 + 1] }
+        var far: [Double] = []
+        for i in 0..<L { for j in (i + 1)..<L where j - i >= 4 { far.append(c.coupling[i][j]) } }
+        let mean = { (a: [Double]) in a.isEmpty ? 0 : a.reduce(0, +) / Double(a.count) }
+        return "Cosine overlap of the layers' effects on the final hidden state (spec section 3). Mean between adjacent layers: "
+            + String(format: "%.3f", mean(adj)) + " (max " + String(format: "%.3f", adj.max() ?? 0) + "); mean between layers 4 or more apart: "
+            + String(format: "%.3f", mean(far)) + "."
+    }
+}
