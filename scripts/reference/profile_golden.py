@@ -410,7 +410,7 @@ def golden(name, full_check):
     else:
         fd32, _, eps = coupling_vectors(w32, seqs, steps32, every, [])
         golden_c = cosines(fd32, every)
-        out["parameters"]["coupling_method"] = "central difference, float32 model (D from float64 statistics)"
+        out["parameters"]["coupling_method"] = "central difference, float32 model; D from the float32 run's G and C (statistics in float64)"
         out.update(coupling=golden_c, coupling_eps=[eps[l] for l in every])
         write()
         check = CHECK_LAYERS
