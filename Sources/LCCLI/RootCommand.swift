@@ -12,8 +12,8 @@ public struct RootCommand: ParsableCommand {
           layercard ingest ~/models --workspace /srv/layercard
         """,
         version: "0.1.0",
-        subcommands: [IngestCommand.self, LoadCommand.self, EvalCommand.self, RankCommand.self, ReportCommand.self,
-                      DiffCommand.self, RunCommand.self, StatusCommand.self])
+        subcommands: [IngestCommand.self, LoadCommand.self, ProfileCommand.self, RankCommand.self, ReportCommand.self,
+                      DiffCommand.self, EvalCommand.self, RunCommand.self, StatusCommand.self])
 
     public init() {}
 }

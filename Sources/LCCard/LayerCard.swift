@@ -117,10 +117,19 @@ public struct CardParameters: Codable, Sendable, Equatable {
     public var precision: String         // store precision the weights came from
     public var threads: Int
     public var coupling_method: String   // e.g. "central-difference eps=1e-3 relative"
+    /// Records used (nil = all), cost-measurement depths and repeats (nil when not measured).
+    public var max_records: Int?
+    public var cost_depths: Int?
+    public var cost_repeats: Int?
+    /// Records whose positions the coupling vectors cover (the first ones; nil = all).
+    public var coupling_records: Int?
     public init(max_tokens: Int, batch: Int, lora_rank: Int, lora_seed: UInt64, lambda_rel: Double, precision: String,
-                threads: Int, coupling_method: String) {
+                threads: Int, coupling_method: String, max_records: Int? = nil, cost_depths: Int? = nil, cost_repeats: Int? = nil,
+                coupling_records: Int? = nil) {
         self.max_tokens = max_tokens; self.batch = batch; self.lora_rank = lora_rank; self.lora_seed = lora_seed
         self.lambda_rel = lambda_rel; self.precision = precision; self.threads = threads; self.coupling_method = coupling_method
+        self.max_records = max_records; self.cost_depths = cost_depths; self.cost_repeats = cost_repeats
+        self.coupling_records = coupling_records
     }
 }
 

@@ -47,17 +47,8 @@ public struct Selection: Codable, Sendable, Equatable {
 /// Seeds of the random-k baseline (SplitMix64), fixed so reports are reproducible.
 public let randomBaselineSeeds: [UInt64] = Array(0..<10)
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny deterministic PRNG for the random-k baseline.
-public struct SplitMix64: Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Sampling helpers on the project's one SplitMix64 (LoRAInit.swift) for the random-k baseline.
+extension SplitMix64 {
     /// Uniform in 0..<n by rejection (no modulo bias). n > 0.
     public mutating func next(below n: UInt64) -> UInt64 {
         let threshold = (0 &- n) % n

@@ -21,8 +21,10 @@ public struct ModuleGradient {
 
 extension TransformerModel {
     /// Causal LM: forward, mean next-token loss (as `loss`), and backward; calls `visit` for every module.
+    /// - Parameter stopAtLayer: truncate the backward after block `stopAtLayer` (layers below it get no
+    ///   gradient and are not visited); 0 = the full backward.
     /// - Throws: as `loss`.
-    public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil,
+    public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil, stopAtLayer: Int = 0,
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
         guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
         if let m = targetMask {
@@ -63,14 +65,15 @@ extension TransformerModel {
         } else {
             rmsNormBackward(dinp: dx.ptr, dweight: nil, dout: dh.cptr, inp: x.cptr, weight: g("final_norm"), rstd: rstd.cptr, N: N, C: C)
         }
-        backwardBlocks(r, dOutput: dx, visit: visit)
+        backwardBlocks(r, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
         return LossResult(sum: sum, count: count)
     }
 
     /// Encoder squared loss (spec §1): L = (1/2n) Σ_b ||e(x_b) − y_b||² over mean-pooled embeddings; forward,
-    /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize.
+    /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize. `stopAtLayer` as in `lossAndBackward`.
     /// - Throws: `LCError.usage` for a causal model or mismatched targets.
-    public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], visit: (ModuleGradient) -> Void) throws -> Double {
+    public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], stopAtLayer: Int = 0,
+                                         visit: (ModuleGradient) -> Void) throws -> Double {
         guard !isCausal else { throw LCError.usage("embeddingLossAndBackward: \(config.architecture) is causal") }
         let C = config.hiddenSize
         guard targets.count == tokens.count, targets.allSatisfy({ $0.count == C }) else {
@@ -90,15 +93,15 @@ extension TransformerModel {
                 for t in 0..<len { dx.ptr[(s * b.T + t) * C + c] = g }
             }
         }
-        backwardBlocks(r, dOutput: dx, visit: visit)
+        backwardBlocks(r, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
         return L
     }
 
     /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse (needs `keepActivations`).
-    func backwardBlocks(_ r: ForwardResult, dOutput: FloatBuffer, visit: (ModuleGradient) -> Void) {
+    func backwardBlocks(_ r: ForwardResult, dOutput: FloatBuffer, stopAtLayer: Int = 0, visit: (ModuleGradient) -> Void) {
         let sc = BlockGradScratch(config: config, B: r.batch.B, T: r.batch.T)
         var d = dOutput, other = FloatBuffer(count: dOutput.count)
-        for l in stride(from: r.layers.count - 1, through: 0, by: -1) {
+        for l in stride(from: r.layers.count - 1, through: max(0, stopAtLayer), by: -1) {
             blockBackward(l, acts: r.layers[l], dOut: d, dInput: other, scratch: sc, batch: r.batch, visit: visit)
             swap(&d, &other)
         }

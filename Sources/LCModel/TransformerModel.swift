@@ -77,6 +77,11 @@ public final class TransformerModel: Sendable {
         weights = try ModelWeights(config: c, source: source)
     }
 
+    /// A model sharing `base`'s configuration and RoPE tables with other weights (e.g. one layer replaced).
+    init(base: TransformerModel, weights: ModelWeights) {
+        config = base.config; self.weights = weights; invFreq = base.invFreq; rotaryDim = base.rotaryDim
+    }
+
     /// True for causal LMs (logits + next-token loss), false for the bert encoder (pooled embeddings).
     public var isCausal: Bool { config.architecture != "bert" }
 

@@ -1,1 +1,2 @@
-print("todo")
+import LCCLI
+runLayerCard(ProfileCommand.self)

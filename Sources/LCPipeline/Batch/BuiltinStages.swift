@@ -112,6 +112,10 @@ public struct StageRegistry: Sendable {
     public static let builtin = StageRegistry(stages: [
         IngestBatchStage(),
         LoadBatchStage(),
+        ProfileBatchStage(),
+        RankBatchStage(),
+        ReportBatchStage(),
+        DiffBatchStage(),
     ])
 
     public init(stages: [any Stage]) { self.stages = stages }

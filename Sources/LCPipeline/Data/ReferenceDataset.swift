@@ -58,7 +58,7 @@ public struct ReferenceDataset: Sendable {
                 guard let arr = ids as? [Any], !arr.isEmpty else { throw bad("input_ids must be a non-empty list") }
                 var out: [Int] = []
                 for v in arr {
-                    guard let n = v as? NSNumber, !(v is Bool), n.doubleValue == n.doubleValue.rounded(),
+                    guard let n = v as? NSNumber, !isJSONBool(n), n.doubleValue == n.doubleValue.rounded(),
                           n.doubleValue >= 0, n.doubleValue < Double(vocabSize) else {
                         throw bad("input_ids contains \(v), outside the vocabulary [0, \(vocabSize))")
                     }
@@ -98,3 +98,7 @@ public struct ReferenceDataset: Sendable {
         return ds
     }
 }
+
+/// True for a JSON `true`/`false` parsed by JSONSerialization. (`v is Bool` is also true for the numbers 0 and 1
+/// on Linux Foundation, which would reject token ids 0 and 1; booleans are the NSNumbers of ObjC type "c".)
+func isJSONBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }

@@ -1,0 +1,130 @@
+// card.h5: the Layer Card as HDF5 for array tools (h5py, pandas). Layout:
+//   /modules/{layer,d_in,d_out (int64), module (utf-8 strings), grad_norm,act_energy,resnorm,resnorm_lora,
+//             lambda_max,effective_rank (float64; NaN = not computed)}
+//   /layers/{layer (int64), grad_norm,resnorm,resnorm_lora,act_energy_mean,predicted_gain,cost,cost_relative,
+//            activation_bytes_per_token,measured_step_seconds,measured_peak_bytes,measured_gain (float64; NaN = none)}
+//   /coupling (L×L float64)
+//   root attributes: spec_version, schema_version, tokens (int64); loss (float64); tool_version, model_id,
+//   architecture, model_fingerprint, dataset_sha256 (strings); dataset, parameters, config, cost_model (JSON strings).
+// Written to a temp file then renamed. Deliberately mirrors card.json; card.json stays the source of truth.
+import Foundation
+import LCCore
+import LCModel
+
+extension LayerCard {
+    static func jsonString<T: Encodable>(_ v: T) throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try enc.encode(v), as: UTF8.self)
+    }
+
+    /// Writes the card as HDF5 at `url` atomically (temp file in the same folder, then rename).
+    /// - Throws: `LCError.io`/`.format` naming the file and the object that failed.
+    public func writeHDF5(to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let tmp = AtomicFile.tempURL(for: url)
+        do {
+            let f = try HDF5File.create(tmp)
+            try f.createGroup("/modules")
+            try f.writeInts("/modules/layer", modules.map(\.layer))
+            try f.writeStrings("/modules/module", modules.map(\.module))
+            try f.writeInts("/modules/d_in", modules.map(\.d_in))
+            try f.writeInts("/modules/d_out", modules.map(\.d_out))
+            try f.writeDoubles("/modules/grad_norm", modules.map(\.grad_norm))
+            try f.writeDoubles("/modules/act_energy", modules.map(\.act_energy))
+            try f.writeDoubles("/modules/resnorm", modules.map(\.resnorm))
+            try f.writeDoubles("/modules/resnorm_lora", modules.map(\.resnorm_lora))
+            try f.writeDoubles("/modules/lambda_max", modules.map { $0.lambda_max ?? .nan })
+            try f.writeDoubles("/modules/effective_rank", modules.map { $0.effective_rank ?? .nan })
+            try f.createGroup("/layers")
+            try f.writeInts("/layers/layer", layers.map(\.layer))
+            let cols: [(String, (LayerStats) -> Double?)] = LayerCard.layerColumns
+            for (name, get) in cols { try f.writeDoubles("/layers/\(name)", layers.map { get($0) ?? .nan }) }
+            let L = coupling.count
+            try f.writeDoubles("/coupling", coupling.flatMap { $0 }, dims: [L, L])
+            try f.setAttribute("spec_version", spec_version)
+            try f.setAttribute("schema_version", schema_version)
+            try f.setAttribute("tokens", tokens)
+            try f.setAttribute("loss", loss)
+            try f.setAttribute("tool_version", tool_version)
+            try f.setAttribute("model_id", model_id)
+            try f.setAttribute("architecture", architecture)
+            try f.setAttribute("model_fingerprint", model_fingerprint)
+            try f.setAttribute("dataset_sha256", dataset.sha256)
+            try f.setAttribute("dataset", LayerCard.jsonString(dataset))
+            try f.setAttribute("parameters", LayerCard.jsonString(parameters))
+            try f.setAttribute("config", LayerCard.jsonString(config))
+            try f.setAttribute("cost_model", LayerCard.jsonString(cost_model))
+            try f.close()
+            try AtomicFile.commit(temp: tmp, to: url)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+    }
+
+    /// The float64 columns of /layers, in file order (nil is stored as NaN).
+    static var layerColumns: [(String, (LayerStats) -> Double?)] { [
+        ("grad_norm", { $0.grad_norm }), ("resnorm", { $0.resnorm }), ("resnorm_lora", { $0.resnorm_lora }),
+        ("act_energy_mean", { $0.act_energy_mean }), ("predicted_gain", { $0.predicted_gain }), ("cost", { $0.cost }),
+        ("cost_relative", { $0.cost_relative }), ("activation_bytes_per_token", { $0.activation_bytes_per_token }),
+        ("measured_step_seconds", { $0.measured_step_seconds }), ("measured_peak_bytes", { $0.measured_peak_bytes }),
+        ("measured_gain", { $0.measured_gain }),
+    ] }
+
+    /// Reads a card written by `writeHDF5`.
+    /// - Throws: `LCError.format(path:…)` naming the missing or inconsistent object.
+    public static func readHDF5(from url: URL) throws -> LayerCard {
+        let f = try HDF5File.open(url)
+        defer { try? f.close() }
+        func bad(_ m: String) -> LCError { .format(path: url.path, message: m) }
+        func decode<T: Decodable>(_ t: T.Type, _ attr: String) throws -> T {
+            do { return try JSONDecoder().decode(T.self, from: Data(try f.stringAttribute(attr).utf8)) } catch let e as LCError {
+                throw e
+            } catch { throw bad("attribute \(attr): \(JSON.describe(error))") }
+        }
+        let mLayer = try f.readInts("/modules/layer"), names = try f.readStrings("/modules/module")
+        let dIn = try f.readInts("/modules/d_in"), dOut = try f.readInts("/modules/d_out")
+        var mCols: [String: [Double]] = [:]
+        for c in ["grad_norm", "act_energy", "resnorm", "resnorm_lora", "lambda_max", "effective_rank"] {
+            mCols[c] = try f.readDoubles("/modules/\(c)").values
+        }
+        let n = mLayer.count
+        guard names.count == n, dIn.count == n, dOut.count == n, mCols.values.allSatisfy({ $0.count == n }) else {
+            throw bad("/modules datasets have different lengths")
+        }
+        func col(_ c: String, _ i: Int) -> Double { mCols[c]?[i] ?? .nan }
+        func opt(_ x: Double) -> Double? { x.isNaN ? nil : x }
+        let modules = (0..<n).map { i in
+            ModuleStats(layer: mLayer[i], module: names[i], d_in: dIn[i], d_out: dOut[i], grad_norm: col("grad_norm", i),
+                        act_energy: col("act_energy", i), resnorm: col("resnorm", i), resnorm_lora: col("resnorm_lora", i),
+                        lambda_max: opt(col("lambda_max", i)), effective_rank: opt(col("effective_rank", i)))
+        }
+        let lIdx = try f.readInts("/layers/layer")
+        var lCols: [String: [Double]] = [:]
+        for (c, _) in layerColumns {
+            let v = try f.readDoubles("/layers/\(c)").values
+            guard v.count == lIdx.count else { throw bad("/layers/\(c) has \(v.count) values, expected \(lIdx.count)") }
+            lCols[c] = v
+        }
+        func lc(_ c: String, _ i: Int) -> Double { lCols[c]?[i] ?? .nan }
+        let layers = lIdx.indices.map { i in
+            LayerStats(layer: lIdx[i], grad_norm: lc("grad_norm", i), resnorm: lc("resnorm", i), resnorm_lora: lc("resnorm_lora", i),
+                       act_energy_mean: lc("act_energy_mean", i), predicted_gain: lc("predicted_gain", i), cost: lc("cost", i),
+                       cost_relative: lc("cost_relative", i), activation_bytes_per_token: lc("activation_bytes_per_token", i),
+                       measured_step_seconds: opt(lc("measured_step_seconds", i)), measured_peak_bytes: opt(lc("measured_peak_bytes", i)),
+                       measured_gain: opt(lc("measured_gain", i)))
+        }
+        let (cv, cd) = try f.readDoubles("/coupling")
+        guard cd.count == 2, cd[0] == cd[1], cd[0] == layers.count else { throw bad("/coupling has shape \(cd), expected L×L") }
+        let L = cd[0]
+        let coupling = (0..<L).map { i in Array(cv[(i * L)..<((i + 1) * L)]) }
+        return LayerCard(spec_version: try f.intAttribute("spec_version"), schema_version: try f.intAttribute("schema_version"),
+                         tool_version: try f.stringAttribute("tool_version"), model_id: try f.stringAttribute("model_id"),
+                         architecture: try f.stringAttribute("architecture"), config: try decode(ModelConfig.self, "config"),
+                         model_fingerprint: try f.stringAttribute("model_fingerprint"), dataset: try decode(DatasetInfo.self, "dataset"),
+                         parameters: try decode(CardParameters.self, "parameters"), loss: try f.doubleAttribute("loss"),
+                         tokens: try f.intAttribute("tokens"), modules: modules, layers: layers, coupling: coupling,
+                         cost_model: try decode(CostModel.self, "cost_model"))
+    }
+}

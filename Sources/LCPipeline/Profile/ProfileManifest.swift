@@ -1,0 +1,50 @@
+// The profile manifest (manifests/<id>/profile.json): which load and dataset the card was computed from, where the
+// card files are, run figures. Written after the card files: its presence with status ok marks the card done.
+import Foundation
+
+/// The settings a profile ran with (what the fingerprint covers besides the load and the dataset).
+public struct ProfileSettings: Codable, Sendable, Equatable {
+    public var max_tokens: Int
+    public var max_records: Int?
+    public var batch: Int
+    public var lora_rank: Int
+    public var lora_seed: UInt64
+    public var coupling: Bool
+    public var coupling_records: Int?
+    public var cost_depths: Int
+    public var cost_repeats: Int
+}
+
+public struct ProfileManifest: Codable, Sendable {
+    public static let currentSchema = 1
+    public var schema_version: Int = ProfileManifest.currentSchema
+    public var stage: String = "profile"
+    public var tool_version: String
+    public var model_id: String
+    public var status: StageStatus
+    public var error: StageError?
+    /// SHA-256 over the load fingerprint, dataset SHA-256 and every parameter that changes the numbers.
+    public var fingerprint: String
+    public var load_fingerprint: String
+    public var dataset_path: String
+    public var dataset_sha256: String
+    public var settings: ProfileSettings?
+    public var card_json: String?
+    public var card_h5: String?
+    /// SHA-256 of card.json.
+    public var card_sha256: String?
+    public var loss: Double?
+    public var tokens: Int?
+    public var positions: Int?
+    /// Seconds per phase: forward_backward, statistics, coupling, cost.
+    public var timings: [String: Double]
+    /// Analytic FLOPs of the forward+backward phase and its achieved rate.
+    public var forward_backward_flops: Double?
+    public var forward_backward_gflops: Double?
+    /// `--bench-sgemm`: a plain cblas_sgemm of the same FLOPs in the same process, and the ratio of rates.
+    public var sgemm_reference_gflops: Double?
+    public var forward_backward_vs_sgemm: Double?
+    public var threads: Int
+    public var seconds: Double
+    public var peak_rss_bytes: Int
+}

@@ -1,0 +1,199 @@
+// The profile stage through the real executable: ingest + load + profile the tiny llama/gpt2/qwen3/bert fixtures
+// in a temp workspace on a pre-tokenized dataset (bert with target vectors), then check the card is complete and
+// finite, coupling symmetric with unit diagonal, gain({l}) = predicted_gain_l, card.h5 == card.json (Swift reader
+// and h5py), the manifest, the skip on rerun and the exit codes. Also the real SmolLM2 GGUF on 8 short records.
+import Foundation
+import LCCard
+import LCPipeline
+import XCTest
+
+func profileRepoRoot() -> URL {
+    var u = URL(fileURLWithPath: #filePath)
+    while u.path != "/" {
+        u.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: u.appendingPathComponent("Package.swift").path) { return u }
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+}
+
+/// Runs the layercard executable (env LAYERCARD_BIN, else .build/debug/layercard), returns (status, stdout+stderr).
+@discardableResult
+func runLayercard(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String) {
+    let root = profileRepoRoot()
+    let fm = FileManager.default
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["LAYERCARD_BIN"], root.appendingPathComponent(".build/debug/layercard").path]
+    guard let bin = candidates.compactMap({ $0 }).first(where: { fm.isExecutableFile(atPath: $0) }) else {
+        throw XCTSkip("layercard executable not built (swift build)")
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: bin)
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    let pipe = Pipe()
+    p.standardOutput = pipe; p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Checks a finished card: complete, finite, coupling symmetric/unit diagonal, gain({l}) = predicted_gain_l,
+/// HDF5 equal to JSON (Swift reader and h5py).
+func checkCard(_ ws: URL, _ id: String, arch: String, layers L: Int, file: StaticString = #filePath, line: UInt = #line) throws -> LayerCard {
+    let dir = ws.appendingPathComponent("outputs/\(id)")
+    let jsonURL = dir.appendingPathComponent("card.json"), h5URL = dir.appendingPathComponent("card.h5")
+    let card = try JSONDecoder().decode(LayerCard.self, from: Data(contentsOf: jsonURL))
+    let names = LCModelArchitectureModules(arch)
+    XCTAssertEqual(card.layers.count, L, file: file, line: line)
+    XCTAssertEqual(card.modules.count, L * names.count, file: file, line: line)
+    for l in 0..<L { XCTAssertEqual(card.modules.filter { $0.layer == l }.map(\.module), names, "layer \(l) modules", file: file, line: line) }
+    XCTAssertTrue(card.loss.isFinite && card.loss > 0, file: file, line: line)
+    XCTAssertGreaterThan(card.tokens, 0, file: file, line: line)
+    for m in card.modules {
+        for v in [m.grad_norm, m.act_energy, m.resnorm, m.resnorm_lora] { XCTAssertTrue(v.isFinite && v >= 0, "\(m)", file: file, line: line) }
+        XCTAssertGreaterThan(m.resnorm, 0, file: file, line: line)
+    }
+    for s in card.layers {
+        XCTAssertTrue(s.cost > 0 && s.cost_relative > 0 && s.cost_relative <= 1, "\(s)", file: file, line: line)
+        XCTAssertNotNil(s.measured_step_seconds, file: file, line: line)
+        // gain({l}) = max_{c≥0} (b c − ½ c² (1 + 1e-6)) with b = resnorm_l (a norm column) = predicted_gain_l / (1 + 1e-6).
+        let b = s.resnorm, c = b / (1 + 1e-6), gain = b * c - 0.5 * c * c * (1 + 1e-6)
+        XCTAssertEqual(gain, s.predicted_gain, accuracy: 1e-5 * s.predicted_gain, file: file, line: line)
+    }
+    XCTAssertEqual(card.cost_model.measured_layers.first, 0, file: file, line: line)
+    XCTAssertEqual(card.cost_model.measured_layers.last, L - 1, file: file, line: line)
+    XCTAssertEqual(card.coupling.count, L, file: file, line: line)
+    for i in 0..<L {
+        XCTAssertEqual(card.coupling[i][i], 1, file: file, line: line)
+        for j in 0..<L {
+            XCTAssertEqual(card.coupling[i][j], card.coupling[j][i], file: file, line: line)
+            XCTAssertLessThanOrEqual(abs(card.coupling[i][j]), 1, file: file, line: line)
+        }
+    }
+    XCTAssertEqual(try LayerCard.readHDF5(from: h5URL), card, "card.h5 read back differs from card.json", file: file, line: line)
+    let py = Process()
+    py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    py.arguments = ["python3", profileRepoRoot().appendingPathComponent("scripts/tests/check_card_h5.py").path, h5URL.path, jsonURL.path]
+    let pipe = Pipe()
+    py.standardOutput = pipe; py.standardError = pipe
+    try py.run()
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    py.waitUntilExit()
+    XCTAssertEqual(py.terminationStatus, 0, "h5py check: \(out)", file: file, line: line)
+    return card
+}
+
+/// Architecture.modules without importing LCModel into the helper's signature.
+func LCModelArchitectureModules(_ arch: String) -> [String] {
+    switch arch {
+    case "gpt2": return ["c_attn", "attn.c_proj", "c_fc", "mlp.c_proj"]
+    case "bert": return ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
+    default: return ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    }
+}
+
+final class ProfileEndToEndTests: XCTestCase {
+    func tempDir() throws -> URL {
+        let u = FileManager.default.temporaryDirectory.appendingPathComponent("lc-profile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: u) }
+        return u
+    }
+
+    /// Pre-tokenized records (vocab 96), lengths 5…23 so batches are padded; bert records carry 64-d targets.
+    func writeDataset(_ url: URL, targets: Bool) throws {
+        var g = SystemRandomNumberGenerator()
+        var lines: [String] = []
+        for i in 0..<7 {
+            let ids = (0..<(5 + 3 * i)).map { _ in Int.random(in: 0..<96, using: &g) }
+            var rec: [String: Any] = ["input_ids": ids]
+            if targets { rec["target"] = (0..<64).map { _ in Double.random(in: -1...1, using: &g) } }
+            lines.append(String(decoding: try JSONSerialization.data(withJSONObject: rec), as: UTF8.self))
+        }
+        try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func testTinyFixturesEndToEnd() throws {
+        let ws = try tempDir()
+        let tiny = profileRepoRoot().appendingPathComponent("Tests/Fixtures/tiny")
+        let (s1, o1) = try runLayercard(["ingest", tiny.path, "--workspace", ws.path])
+        XCTAssertEqual(s1, 0, o1)
+        let (s2, o2) = try runLayercard(["load", "llama", "gpt2", "qwen3", "bert", "--workspace", ws.path])
+        XCTAssertEqual(s2, 0, o2)
+        let ds = ws.appendingPathComponent("ids.jsonl"), dsT = ws.appendingPathComponent("ids_targets.jsonl")
+        try writeDataset(ds, targets: false); try writeDataset(dsT, targets: true)
+        for arch in ["llama", "gpt2", "qwen3", "bert"] {
+            let (s, o) = try runLayercard(["profile", arch, "--workspace", ws.path, "--dataset", (arch == "bert" ? dsT : ds).path,
+                                           "--batch", "3", "--cost-repeats", "1", "--cost-depths", "2", "--log-format", "json"])
+            XCTAssertEqual(s, 0, "\(arch): \(o)")
+            XCTAssertTrue(o.contains("\"msg\":\"coupling\""), "progress lines per phase: \(o.prefix(400))")
+            let card = try checkCard(ws, arch, arch: arch, layers: 2)
+            XCTAssertEqual(card.dataset.kind, "input_ids")
+            if arch != "bert" { XCTAssertNotEqual(card.coupling[0][1], 0, "\(arch): coupling computed") }
+            let m = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.appendingPathComponent("manifests/\(arch)/profile.json"))) as? [String: Any]
+            XCTAssertEqual(m?["status"] as? String, "ok")
+        }
+        // Unchanged → skipped; a different parameter → recomputed.
+        let (s3, o3) = try runLayercard(["profile", "llama", "--workspace", ws.path, "--dataset", ds.path, "--batch", "3",
+                                         "--cost-repeats", "1", "--cost-depths", "2"])
+        XCTAssertEqual(s3, 0); XCTAssertTrue(o3.contains("unchanged"), o3)
+        let (s4, o4) = try runLayercard(["profile", "llama", "--workspace", ws.path, "--dataset", ds.path, "--batch", "2",
+                                         "--no-coupling", "--cost-depths", "0"])
+        XCTAssertEqual(s4, 0, o4); XCTAssertFalse(o4.contains("unchanged"), o4)
+        let card = try JSONDecoder().decode(LayerCard.self, from: Data(contentsOf: ws.appendingPathComponent("outputs/llama/card.json")))
+        XCTAssertEqual(card.coupling, [[1, 0], [0, 1]])
+        XCTAssertTrue(card.layers.allSatisfy { $0.measured_step_seconds == nil })
+        // Exit codes: usage 2; unknown model → failed manifest, exit 1; bert without targets → failed, exit 1.
+        XCTAssertEqual(try runLayercard(["profile", "llama", "--workspace", ws.path, "--batch", "0"]).0, 2)
+        XCTAssertEqual(try runLayercard(["profile", "nosuch", "--workspace", ws.path, "--dataset", ds.path]).0, 1)
+        let (s5, o5) = try runLayercard(["profile", "bert", "--workspace", ws.path, "--dataset", ds.path])
+        XCTAssertEqual(s5, 1); XCTAssertTrue(o5.contains("target"), o5)
+    }
+
+    /// Same batch split into different batch sizes: padding is excluded and gradients are of the global mean
+    /// loss, so the card's statistics must not depend on --batch.
+    func testStatisticsIndependentOfBatching() throws {
+        let ws = try tempDir()
+        let tiny = profileRepoRoot().appendingPathComponent("Tests/Fixtures/tiny/qwen3")
+        XCTAssertEqual(try runLayercard(["ingest", tiny.path, "--workspace", ws.path]).0, 0)
+        XCTAssertEqual(try runLayercard(["load", "--all", "--workspace", ws.path]).0, 0)
+        let ds = ws.appendingPathComponent("ids.jsonl")
+        try writeDataset(ds, targets: false)
+        var cards: [LayerCard] = []
+        for b in ["1", "7"] {
+            let (s, o) = try runLayercard(["profile", "--all", "--workspace", ws.path, "--dataset", ds.path, "--batch", b,
+                                           "--cost-depths", "0", "--force"])
+            XCTAssertEqual(s, 0, o)
+            let id = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: ws.appendingPathComponent("outputs").path).first)
+            cards.append(try JSONDecoder().decode(LayerCard.self, from: Data(contentsOf: ws.appendingPathComponent("outputs/\(id)/card.json"))))
+        }
+        XCTAssertEqual(cards[0].loss, cards[1].loss, accuracy: 1e-6)
+        XCTAssertEqual(cards[0].tokens, cards[1].tokens)
+        for (a, b) in zip(cards[0].modules, cards[1].modules) {
+            for (x, y) in [(a.grad_norm, b.grad_norm), (a.act_energy, b.act_energy), (a.resnorm, b.resnorm), (a.resnorm_lora, b.resnorm_lora)] {
+                XCTAssertEqual(x, y, accuracy: 1e-4 * y, "\(a.layer).\(a.module)")
+            }
+        }
+        for i in 0..<2 { for j in 0..<2 { XCTAssertEqual(cards[0].coupling[i][j], cards[1].coupling[i][j], accuracy: 1e-3) } }
+    }
+
+    func testRealSmolLM2ShortProfile() throws {
+        let cache = ProcessInfo.processInfo.environment["LAYERCARD_CACHE"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/layercard")
+        let gguf = cache.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: gguf.path) else {
+            return XCTFail("\(gguf.path) missing: run scripts/setup.sh")
+        }
+        let ws = try tempDir()
+        XCTAssertEqual(try runLayercard(["ingest", gguf.path, "--workspace", ws.path]).0, 0)
+        XCTAssertEqual(try runLayercard(["load", "--all", "--workspace", ws.path]).0, 0)
+        // Default dataset (found next to the executable), 8 records capped at 64 tokens.
+        let (s, o) = try runLayercard(["profile", "--all", "--workspace", ws.path, "--max-records", "8", "--max-tokens", "64",
+                                       "--batch", "8", "--cost-repeats", "1", "--cost-depths", "2", "--coupling-records", "4"])
+        XCTAssertEqual(s, 0, o)
+        let card = try checkCard(ws, "SmolLM2-135M-Instruct.Q4_1", arch: "llama", layers: 30)
+        XCTAssertEqual(card.dataset.records, 8)
+        XCTAssertEqual(card.dataset.kind, "prompt_response")
+        XCTAssertLessThan(card.loss, 4, "an instruct model on its own data-to-text set")
+    }
+}

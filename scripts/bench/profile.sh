@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Profile benchmark (not a test): SmolLM2-135M-Instruct Q4_1 on 4 sequences x 128 pre-tokenized ids (random ids,
+# fixed seed), release build. Prints seconds for forward+backward(+G/C accumulation), statistics, coupling and
+# cost measurement, the forward+backward's achieved GFLOP/s (analytic FLOPs over real positions), a plain
+# cblas_sgemm of the same FLOPs in the same process (hidden --bench-sgemm flag), and their ratio.
+# Usage: scripts/bench/profile.sh [threads]      (default: all cores)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+THREADS="${1:-$(nproc)}"
+CACHE="${LAYERCARD_CACHE:-$HOME/.cache/layercard}"
+GGUF="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+[ -f "$GGUF" ] || { echo "missing $GGUF: run scripts/setup.sh" >&2; exit 2; }
+swift build -c release --product layercard >/dev/null
+BIN=.build/release/layercard
+WS="${LAYERCARD_BENCH_WS:-$(mktemp -d)}"
+DATA="$WS/bench-4x128.jsonl"
+python3 - "$DATA" <<'PY'
+import json, random, sys
+r = random.Random(7)
+with open(sys.argv[1], "w") as f:
+    for _ in range(4):
+        f.write(json.dumps({"input_ids": [r.randrange(49152) for _ in range(128)]}) + "\n")
+PY
+"$BIN" ingest "$GGUF" --workspace "$WS" >/dev/null
+"$BIN" load --all --workspace "$WS" >/dev/null
+ID=SmolLM2-135M-Instruct.Q4_1
+/usr/bin/time -f "%e s wall, %M KB peak RSS" "$BIN" profile "$ID" --workspace "$WS" --dataset "$DATA" --max-tokens 128 \
+    --batch 4 --threads "$THREADS" --force --bench-sgemm 2> "$WS/profile.log" >/dev/null || { tail -20 "$WS/profile.log"; exit 1; }
+python3 - "$WS/manifests/$ID/profile.json" "$(tail -1 "$WS/profile.log")" "$THREADS" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+t = m["timings"]
+print(f"[bench profile] SmolLM2-135M Q4_1, 4x128 tokens, {sys.argv[3]} threads, loss {m['loss']:.4f}")
+print(f"[bench profile] forward+backward {t['forward_backward']:.2f} s, statistics {t['statistics']:.2f} s, "
+      f"coupling {t.get('coupling', 0):.2f} s, cost measurement {t.get('cost', 0):.2f} s, total {m['seconds']:.2f} s")
+print(f"[bench profile] forward+backward {m['forward_backward_flops']/1e9:.1f} GFLOP at {m['forward_backward_gflops']:.1f} GFLOP/s; "
+      f"plain sgemm {m['sgemm_reference_gflops']:.1f} GFLOP/s; ratio {m['forward_backward_vs_sgemm']:.2f}")
+print(f"[bench profile] fwd+bwd+statistics {t['forward_backward'] + t['statistics']:.2f} s; process: {sys.argv[2]}")
+PY
