@@ -48,7 +48,8 @@ final class ProfileParityTests: XCTestCase {
             for i in 0..<3 {
                 let z = Self.splitMix64(&state)
                 XCTAssertEqual(hex[i], String(format: "%016llx", z), name)
-                XCTAssertEqual(units[i], Double(z >> 11) * 0x1p-53, name)
+                // hex is the bit-exact check; JSONSerialization's decimal parsing may be off by an ulp.
+                XCTAssertEqual(units[i], Double(z >> 11) * 0x1p-53, accuracy: 1e-15, name)
             }
             // The published SplitMix64 vector (seed 1234567): the documented step is the standard generator.
             var ref = UInt64(1_234_567)
@@ -140,8 +141,10 @@ final class ProfileParityTests: XCTestCase {
         let id = try XCTUnwrap(ids.first)
         r = try E2E.run(exe, ["load", id, "--workspace", ws.path])
         XCTAssertEqual(r.code, 0, "load: \(r.stdout)\(r.stderr)", file: file, line: line)
+        // Every record, every one in the coupling too (the golden uses all of them); no truncation.
+        let records = String(try String(contentsOf: fixture(tokens), encoding: .utf8).split(separator: "\n").count)
         r = try E2E.run(exe, ["profile", id, "--dataset", fixture(tokens).path, "--max-tokens", "4096",
-                              "--workspace", ws.path])
+                              "--max-records", records, "--coupling-records", records, "--workspace", ws.path])
         XCTAssertEqual(r.code, 0, "profile: \(r.stdout)\(r.stderr)", file: file, line: line)
         let card = try XCTUnwrap(try E2E.jsonObject(ws.appendingPathComponent("outputs/\(id)/card.json")) as? [String: Any])
         assertMatches(card: card, golden: g, name: goldenName, file: file, line: line)
