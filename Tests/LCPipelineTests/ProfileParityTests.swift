@@ -3,6 +3,7 @@
 // 555 targets, and the tiny qwen3 / gpt2 fixtures. Runs the real executables (ingest → load → profile) in a temp
 // workspace and compares outputs/<id>/card.json. Not a test of speed, of card.h5, or of the cost columns.
 import Foundation
+import LCCard
 import XCTest
 
 final class ProfileParityTests: XCTestCase {
@@ -45,8 +46,10 @@ final class ProfileParityTests: XCTestCase {
             XCTAssertEqual((check["state"] as? NSNumber)?.uint64Value, state)
             let hex = try XCTUnwrap(check["outputs_hex"] as? [String])
             let units = try XCTUnwrap(check["units"] as? [Double])
+            var product = SplitMix64(seed: state)  // the generator the profile stage uses
             for i in 0..<3 {
                 let z = Self.splitMix64(&state)
+                XCTAssertEqual(product.next(), z, "LCCard.SplitMix64 differs from the documented step")
                 XCTAssertEqual(hex[i], String(format: "%016llx", z), name)
                 // hex is the bit-exact check; JSONSerialization's decimal parsing may be off by an ulp.
                 XCTAssertEqual(units[i], Double(z >> 11) * 0x1p-53, accuracy: 1e-15, name)
@@ -115,13 +118,12 @@ final class ProfileParityTests: XCTestCase {
         }
     }
 
-    /// Skips (never passes silently) when the profile subcommand is not built yet: `layercard profile --help` exits
-    /// non-zero, or (ArgumentParser's behaviour for an unknown subcommand followed by --help) prints the root help
-    /// instead of the profile command's own usage line. Once the stage is on main this skip never triggers.
+    /// Fails when the profile subcommand is missing from the build (`layercard profile --help` exits non-zero, or,
+    /// as ArgumentParser does for an unknown subcommand, prints the root help instead of the profile usage).
     func requireProfileCommand(_ exe: URL) throws {
         let r = try E2E.run(exe, ["profile", "--help"])
         if r.code != 0 || !r.stdout.contains("USAGE: layercard profile") {
-            throw XCTSkip("`layercard profile --help` exited \(r.code) without the profile usage: the profile stage is not in this build yet\n\(r.stdout.prefix(300))\(r.stderr)")
+            throw E2EError("`layercard profile --help` exited \(r.code) without the profile usage: the profile stage is not in this build yet\n\(r.stdout.prefix(300))\(r.stderr)")
         }
     }
 
