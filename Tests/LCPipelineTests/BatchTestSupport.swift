@@ -6,16 +6,9 @@ import Foundation
 import XCTest
 
 enum BatchFixtures {
-    static let repoRoot: URL = {
-        var u = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while u.path != "/" {
-            if FileManager.default.fileExists(atPath: u.appendingPathComponent("Package.swift").path) { return u }
-            u.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    }()
+    static var repoRoot: URL { E2E.repoRoot }
 
-    /// The built `layercard` beside the test bundle (or $LAYERCARD_BIN).
+    /// The built `layercard` (E2E.executable: $LAYERCARD_BIN, else the build holding the test bundle).
     static var binary: URL {
         (try? E2E.executable()) ?? repoRoot.appendingPathComponent(".build/debug/layercard")
     }

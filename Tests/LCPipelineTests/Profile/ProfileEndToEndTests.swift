@@ -7,14 +7,7 @@ import LCCard
 import LCPipeline
 import XCTest
 
-func profileRepoRoot() -> URL {
-    var u = URL(fileURLWithPath: #filePath)
-    while u.path != "/" {
-        u.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: u.appendingPathComponent("Package.swift").path) { return u }
-    }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-}
+func profileRepoRoot() -> URL { E2E.repoRoot }
 
 /// Runs the layercard executable (found by `E2E.executable()`), returns (status, stdout+stderr).
 @discardableResult
