@@ -13,9 +13,17 @@ swift test "${SWIFT_FLAGS[@]}" --skip-build 2>&1 | tee /tmp/layercard-swift-test
 status=${PIPESTATUS[0]}
 set -e
 shell_status=0
-for t in scripts/tests/test_*.sh; do
+# The launcher tests drive the real binary over small generated checkpoints (the tiny HF fixtures),
+# ingest and load only: they test locks, sharding and job ordering, not the math (tested above).
+LAUNCH_MODELS="$(mktemp -d)"
+for m in Tests/Fixtures/tiny/*/; do cp -r "$m" "$LAUNCH_MODELS/tiny-$(basename "$m")"; done
+export MODELS_DIR="$LAUNCH_MODELS" LAYERCARD_RUN_ARGS="--stages ingest,load"
+for t in scripts/tests/test_*.sh scripts/tests/test_*.py; do
   [ -e "$t" ] || continue
   echo "== $t"
-  LAYERCARD_BIN="$PWD/.build/release/layercard" bash "$t" || shell_status=1
+  case "$t" in
+    *.sh) LAYERCARD_BIN="$PWD/.build/release/layercard" bash "$t" || shell_status=1 ;;
+    *.py) python3 "$t" || shell_status=1 ;;
+  esac
 done
 [ "$status" -eq 0 ] && [ "$shell_status" -eq 0 ]

@@ -15,7 +15,7 @@ public struct ProbeCommand: ParsableCommand {
 
         Data: --train FILE --eval FILE, or --dataset FILE split by --seed into train and eval (--eval-fraction); default data/default-d2t.jsonl. Loss per layer-card-spec §1 (response tokens only for prompt/response records).
 
-        Example (SmolLM2, all 30 layers and the k = 5 sets; about 42 minutes estimated on 2 cores, see docs/examples/probe-smollm2.md):
+        Example (SmolLM2, all 30 layers and the k = 5 sets; about 30 minutes on 2 quiet cores, see docs/examples/probe-smollm2.md):
           layercard probe SmolLM2-135M-Instruct.Q4_1 --steps 5 --batch 4 --max-tokens 128 --rank 8 --alpha 16 --lr 1e-3 --eval-fraction 0.1 --k 5 --sets all,bottom-k,top-k,mid-k,uniform-k,random-k,performance,cost,balanced
         """)
 

@@ -39,6 +39,10 @@ public struct ProfileCommand: ParsableCommand {
     public var couplingRecords = 16
     @Flag(name: .customLong("no-coupling"), help: "Skip the coupling matrix (identity on the card).")
     public var noCoupling = false
+    @Option(name: .customLong("memory-budget"), help: ArgumentHelp(
+        "Bytes for weights + activations, with optional K/M/G suffix (default: 80% of available memory). Over budget, weights stream one layer at a time and activations are checkpointed.",
+        valueName: "BYTES"))
+    public var memoryBudget: String?
     @Flag(help: "Recompute even if the card is up to date.")
     public var force = false
     @Flag(name: .customLong("bench-sgemm"), help: .hidden)
@@ -55,6 +59,18 @@ public struct ProfileCommand: ParsableCommand {
         if loraRank < 1 { throw ValidationError("--lora-rank must be at least 1") }
         if costDepths < 0 { throw ValidationError("--cost-depths must be ≥ 0") }
         if costRepeats < 1 { throw ValidationError("--cost-repeats must be at least 1") }
+        if let m = memoryBudget, Self.parseBytes(m) == nil { throw ValidationError("--memory-budget: '\(m)' is not a byte count (e.g. 6000000000 or 6G)") }
+    }
+
+    /// "123", "6G", "512M", "64K" (powers of 1024) → bytes; nil when malformed, not positive, or overflowing.
+    static func parseBytes(_ s: String) -> Int? {
+        var digits = Substring(s.trimmingCharacters(in: .whitespaces)), mult = 1
+        if let last = digits.last, let m = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40][String(last).uppercased()] {
+            mult = m; digits = digits.dropLast()
+        }
+        guard let n = Int(digits), n > 0 else { return nil }
+        let (v, o) = n.multipliedReportingOverflow(by: mult)
+        return o ? nil : v
     }
 
     public func run() throws {
@@ -63,6 +79,7 @@ public struct ProfileCommand: ParsableCommand {
                                  dataset: dataset.map { URL(fileURLWithPath: $0) })
         req.maxTokens = maxTokens; req.maxRecords = maxRecords == 0 ? nil : maxRecords; req.threads = threads; req.force = force
         req.benchSgemm = benchSgemm
+        req.memoryBudget = memoryBudget.flatMap(Self.parseBytes)
         req.options.batch = batch; req.options.loraRank = loraRank; req.options.loraSeed = seed
         req.options.coupling = !noCoupling; req.options.couplingRecords = couplingRecords == 0 ? nil : couplingRecords
          req.options.costDepths = costDepths; req.options.costRepeats = costRepeats

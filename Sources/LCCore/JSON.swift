@@ -39,3 +39,7 @@ public enum ToolInfo {
     public static let name = "layercard"
     public static let version = "0.1.0"
 }
+
+/// True for a JSON `true`/`false` parsed by JSONSerialization. (`v is Bool` is also true for the numbers 0 and 1
+/// on Linux Foundation, which would reject token ids 0 and 1; booleans are the NSNumbers of ObjC type "c".)
+public func isJSONBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }

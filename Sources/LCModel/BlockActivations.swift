@@ -37,6 +37,20 @@ public final class BlockActivations: @unchecked Sendable {
     /// (N,C) block output.
     public let output: FloatBuffer
 
+    /// Total floats of all buffers for (B,T) (for memory planning).
+    public static func floatCount(config c: ModelConfig, B: Int, T: Int) -> Int {
+        let N = B * T, C = c.hiddenSize, I = c.intermediateSize
+        let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
+        let swi = c.activation == "silu", gpt2 = c.architecture == "gpt2", bert = c.architecture == "bert"
+        let qwen3 = c.architecture == "qwen3"
+        var n = N * C * 8 + N * 2 + N * qD * 2 + N * kD * 2 + B * c.numHeads * T * T + N * 2 + N * I * 2
+        if gpt2 { n += N * 3 * C }
+        if qwen3 { n += N * qD + N * c.numHeads + N * kD + N * c.numKVHeads }
+        if swi { n += N * I }
+        if bert { n += 2 * N }
+        return n
+    }
+
     public init(config c: ModelConfig, B: Int, T: Int) {
         self.B = B; self.T = T
         let N = B * T, C = c.hiddenSize, I = c.intermediateSize

@@ -32,12 +32,12 @@ extension ModelConfig {
     /// - Throws: `LCError.unsupported` for an unknown `model_type`, `LCError.format` for missing or invalid fields.
     public static func fromHFConfig(_ obj: [String: Any], path: String) throws -> ModelConfig {
         func num(_ k: String) -> Double? {
-            if let n = obj[k] as? NSNumber, !(obj[k] is Bool) { return n.doubleValue }
+            if let n = obj[k] as? NSNumber, !isJSONBool(n) { return n.doubleValue }
             return nil
         }
         func int(_ k: String) throws -> Int? {
             guard let v = obj[k], !(v is NSNull) else { return nil }
-            guard let n = v as? NSNumber, let d = Optional(n.doubleValue), d.rounded() == d, abs(d) < 1e12 else {
+            guard let n = v as? NSNumber, !isJSONBool(n), let d = Optional(n.doubleValue), d.rounded() == d, abs(d) < 1e12 else {
                 throw LCError.format(path: path, message: "field '\(k)' must be an integer, got \(v)")
             }
             return Int(d)

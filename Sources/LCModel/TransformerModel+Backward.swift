@@ -1,8 +1,10 @@
 // Backward pass through the whole model down to the first block's input, reporting for every LoRA-targetable
 // module its input activation `a` (N,dIn) and output gradient `delta` = dL/dz (N,dOut) (layer-card-spec §2) to
 // a visitor, in reverse layer order. Losses: causal mean next-token loss (§1) or the encoder squared loss on
-// mean-pooled embeddings. Deliberately no weight-gradient storage (the visitor forms G = Σ deltaᵀ a if it
-// wants) and no gradient for norms/embeddings.
+// mean-pooled embeddings. Memory (MemoryPlan): every block's activations kept from the forward, or only the
+// layer-boundary inputs with each block recomputed just before its backward (checkpointing); weights resident
+// or streamed; a streamed LM head goes through the blockwise cross-entropy. Deliberately no weight-gradient
+// storage (the visitor forms G = Σ deltaᵀ a if it wants) and no gradient for norms/embeddings.
 import LCCore
 import LCKernels
 
@@ -19,11 +21,20 @@ public struct ModuleGradient {
     public let N: Int, dIn: Int, dOut: Int
 }
 
+/// What the forward kept for the backward: every block's activations, or (checkpointing) each block's input.
+struct SavedForward {
+    let batch: Batch
+    /// Last block output (B,T,C) (the embedding output when there are no layers).
+    let output: FloatBuffer
+    var acts: [BlockActivations] = []
+    var inputs: [FloatBuffer] = []
+}
+
 extension TransformerModel {
     /// Causal LM: forward, mean next-token loss (as `loss`), and backward; calls `visit` for every module.
     /// - Parameter stopAtLayer: truncate the backward after block `stopAtLayer` (layers below it get no
     ///   gradient and are not visited); 0 = the full backward.
-    /// - Throws: as `loss`.
+    /// - Throws: as `loss`, and weight read errors when streaming.
     public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil, stopAtLayer: Int = 0,
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
         guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
@@ -32,46 +43,54 @@ extension TransformerModel {
                 throw LCError.usage("lossAndBackward: targetMask must have the same shape as tokens")
             }
         }
-        let r = try forward(tokens: tokens, keepActivations: true)
-        let b = r.batch, N = b.B * b.T, V = config.vocabSize, C = config.hiddenSize
-        guard let logits = r.logits else { return LossResult(sum: .nan, count: 0) }
-        var targets = [Int32](repeating: -1, count: N), count = 0
-        for (i, s) in tokens.enumerated() {
-            for t in 0..<(s.count - 1) where targetMask?[i][t + 1] ?? true { targets[i * b.T + t] = Int32(s[t + 1]); count += 1 }
-        }
-        let losses = FloatBuffer(count: N), dl = FloatBuffer(count: N)
+        let b = try makeBatch(tokens)
+        let saved = try forwardForBackward(b)
+        let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
+        let (sum, dx) = try headLossBackward(x: saved.output, targets: targets, count: count, N: b.B * b.T)
+        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
+        return LossResult(sum: sum, count: count)
+    }
+
+    /// Loss sum and dL/dx (x = last block output) through final norm + LM head, with dL/dloss_n = 1/count.
+    func headLossBackward(x: FloatBuffer, targets: [Int32], count: Int, N: Int) throws -> (Double, FloatBuffer) {
+        let V = config.vocabSize, C = config.hiddenSize
+        let dl = FloatBuffer(count: N)
         for i in 0..<N where targets[i] >= 0 { dl.ptr[i] = 1 / Float(max(count, 1)) }
-        let dlogits = FloatBuffer(count: N * V)
-        let sum = targets.withUnsafeBufferPointer { tp in
-            let t = tp.baseAddress.unsafelyUnwrapped
-            let s = crossEntropy(losses: losses.ptr, logits: logits.cptr, targets: t, N: N, V: V)
-            crossEntropyBackward(dlogits: dlogits.ptr, dlosses: dl.cptr, logits: logits.cptr, targets: t, N: N, V: V)
-            return s
-        }
-        // Head: h = norm(x); logits = h·Wᵀ. Recompute h and the norm statistics.
-        let x = r.layers.last?.output ?? embed(b)
         let h = FloatBuffer(count: N * C), mean = FloatBuffer(count: N), rstd = FloatBuffer(count: N)
-        let dh = FloatBuffer(count: N * C), dx = FloatBuffer(count: N * C), eps = Float(config.normEps)
-        let w = weights.global["lm_head"]?.cptr ?? g("embed")
-        if config.architecture == "gpt2" {
-            layerNorm(out: h.ptr, mean: mean.ptr, rstd: rstd.ptr, inp: x.cptr, weight: g("final_norm"), bias: g("final_norm_bias"), eps: eps, N: N, C: C)
+        let dh = FloatBuffer(count: N * C), dx = FloatBuffer(count: N * C)
+        finalNorm(out: h, mean: mean, rstd: rstd, x: x, N: N)
+        let sum: Double
+        if stream != nil {
+            sum = try targets.withUnsafeBufferPointer { tp in
+                try blockwiseHeadCrossEntropy(losses: nil, h: h.cptr, targets: tp.baseAddress.unsafelyUnwrapped, dlosses: dl.cptr,
+                                              dh: dh.ptr, N: N, C: C, V: V, blockRows: memoryPlan.headBlockRows,
+                                              weightRows: { try headRows($0) })
+            }
         } else {
-            rmsNorm(out: h.ptr, rstd: rstd.ptr, inp: x.cptr, weight: g("final_norm"), eps: eps, N: N, C: C)
+            let logits = FloatBuffer(count: N * V)
+            let w = weights.global["lm_head"]?.cptr ?? g("embed")
+            matmul(out: logits.ptr, inp: h.cptr, weight: w, bias: nil, N: N, C: C, OC: V)
+            let losses = FloatBuffer(count: N), dlogits = FloatBuffer(count: N * V)
+            sum = targets.withUnsafeBufferPointer { tp in
+                let t = tp.baseAddress.unsafelyUnwrapped
+                let s = crossEntropy(losses: losses.ptr, logits: logits.cptr, targets: t, N: N, V: V)
+                crossEntropyBackward(dlogits: dlogits.ptr, dlosses: dl.cptr, logits: logits.cptr, targets: t, N: N, V: V)
+                return s
+            }
+            matmulBackward(dinp: dh.ptr, dweight: nil, dbias: nil, dout: dlogits.cptr, inp: h.cptr, weight: w, N: N, C: C, OC: V)
         }
-        matmulBackward(dinp: dh.ptr, dweight: nil, dbias: nil, dout: dlogits.cptr, inp: h.cptr, weight: w, N: N, C: C, OC: V)
         if config.architecture == "gpt2" {
             layerNormBackward(dinp: dx.ptr, dweight: nil, dbias: nil, dout: dh.cptr, inp: x.cptr, weight: g("final_norm"),
                               mean: mean.cptr, rstd: rstd.cptr, N: N, C: C)
         } else {
             rmsNormBackward(dinp: dx.ptr, dweight: nil, dout: dh.cptr, inp: x.cptr, weight: g("final_norm"), rstd: rstd.cptr, N: N, C: C)
         }
-        backwardBlocks(r, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
-        return LossResult(sum: sum, count: count)
+        return (sum, dx)
     }
 
     /// Encoder squared loss (spec §1): L = (1/2n) Σ_b ||e(x_b) − y_b||² over mean-pooled embeddings; forward,
     /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize. `stopAtLayer` as in `lossAndBackward`.
-    /// - Throws: `LCError.usage` for a causal model or mismatched targets.
+    /// - Throws: `LCError.usage` for a causal model or mismatched targets; weight read errors when streaming.
     public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], stopAtLayer: Int = 0,
                                          visit: (ModuleGradient) -> Void) throws -> Double {
         guard !isCausal else { throw LCError.usage("embeddingLossAndBackward: \(config.architecture) is causal") }
@@ -79,9 +98,9 @@ extension TransformerModel {
         guard targets.count == tokens.count, targets.allSatisfy({ $0.count == C }) else {
             throw LCError.usage("embeddingLossAndBackward: need one target of \(C) values per sequence")
         }
-        let r = try forward(tokens: tokens, keepActivations: true)
-        guard let pooled = r.pooled else { return .nan }
-        let b = r.batch, n = Double(b.B)
+        let saved = try forwardForBackward(try makeBatch(tokens))
+        let b = saved.batch, n = Double(b.B)
+        let pooled = meanPool(saved.output, batch: b)
         var L = 0.0
         let dx = FloatBuffer(count: b.B * b.T * C)
         for s in 0..<b.B {
@@ -93,16 +112,45 @@ extension TransformerModel {
                 for t in 0..<len { dx.ptr[(s * b.T + t) * C + c] = g }
             }
         }
-        backwardBlocks(r, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
+        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
         return L
     }
 
-    /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse (needs `keepActivations`).
-    func backwardBlocks(_ r: ForwardResult, dOutput: FloatBuffer, stopAtLayer: Int = 0, visit: (ModuleGradient) -> Void) {
+    /// Forward over `b` keeping what the backward needs: all activations, or block inputs when the plan checkpoints.
+    func forwardForBackward(_ b: Batch) throws -> SavedForward {
+        let ckpt = memoryPlan.checkpoints(B: b.B, T: b.T)
+        var x = embed(b)
+        var acts: [BlockActivations] = [], inputs: [FloatBuffer] = []
+        let scratch = ckpt ? BlockActivations(config: config, B: b.B, T: b.T) : nil
+        for l in 0..<config.numLayers {
+            let a = scratch ?? BlockActivations(config: config, B: b.B, T: b.T)
+            if ckpt { let keep = FloatBuffer(count: x.count); keep.ptr.update(from: x.cptr, count: x.count); inputs.append(keep) }
+            a.input.ptr.update(from: x.cptr, count: x.count)
+            block(l, acts: a, batch: b)
+            try throwIfWeightReadFailed()
+            if ckpt { x = FloatBuffer(count: x.count); x.ptr.update(from: a.output.cptr, count: x.count) } else { acts.append(a); x = a.output }
+        }
+        try throwIfWeightReadFailed()
+        return SavedForward(batch: b, output: x, acts: acts, inputs: inputs)
+    }
+
+    /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse; with checkpointed inputs,
+    /// each block is first recomputed from its saved input (bit-identical to the kept activations).
+    func backwardBlocks(_ r: SavedForward, dOutput: FloatBuffer, stopAtLayer: Int = 0, visit: (ModuleGradient) -> Void) throws {
         let sc = BlockGradScratch(config: config, B: r.batch.B, T: r.batch.T)
+        let recompute = r.acts.isEmpty && config.numLayers > 0 ? BlockActivations(config: config, B: r.batch.B, T: r.batch.T) : nil
         var d = dOutput, other = FloatBuffer(count: dOutput.count)
-        for l in stride(from: r.layers.count - 1, through: max(0, stopAtLayer), by: -1) {
-            blockBackward(l, acts: r.layers[l], dOut: d, dInput: other, scratch: sc, batch: r.batch, visit: visit)
+        for l in stride(from: config.numLayers - 1, through: max(0, stopAtLayer), by: -1) {
+            let w = try layerWeights(l)
+            let a: BlockActivations
+            if let recompute {
+                a = recompute
+                a.input.ptr.update(from: r.inputs[l].cptr, count: r.inputs[l].count)
+                block(l, weights: w, acts: a, batch: r.batch)
+            } else {
+                a = r.acts[l]
+            }
+            blockBackward(l, weights: w, acts: a, dOut: d, dInput: other, scratch: sc, batch: r.batch, visit: visit)
             swap(&d, &other)
         }
     }

@@ -1,20 +1,33 @@
 // One transformer block's forward, per architecture family, reading `acts.input` and writing every
 // intermediate plus `acts.output` (see BlockActivations). Reads top to bottom like the HF modules.
+// Weights come from `layerWeights(_:)` (resident, or fetched through the streaming cache) or from the caller.
 // Deliberately no allocation except the RoPE tables.
 import LCKernels
 
 extension TransformerModel {
-    /// Runs block `l` on `acts.input` (B,T,C), filling `acts` and `acts.output`.
+    /// Runs block `l` on `acts.input` (B,T,C), filling `acts` and `acts.output`. Streaming: fetches the layer;
+    /// if that read fails the output is NaN and `throwIfWeightReadFailed()` throws the error.
     public func block(_ l: Int, acts a: BlockActivations, batch: Batch) {
-        switch config.architecture {
-        case "gpt2": gpt2Block(l, a, batch)
-        case "bert": bertBlock(l, a, batch)
-        default: llamaBlock(l, a, batch)
+        do {
+            block(l, weights: try layerWeights(l), acts: a, batch: batch)
+        } catch {
+            cache.record(error)
+            a.output.ptr.update(repeating: .nan, count: a.output.count)
         }
     }
 
-    private func lw(_ l: Int, _ role: String) -> UnsafePointer<Float> {
-        guard let b = weights.layers[l][role] else { preconditionFailure("weight \(role) of layer \(l) not loaded") }
+    /// Runs block `l` with the given weights (e.g. a perturbed copy of `layerWeights(l)`); `w` must hold every
+    /// role `layerWeights(l)` holds, with the same shapes (a missing role is a programming error and traps).
+    public func block(_ l: Int, weights w: LayerWeights, acts a: BlockActivations, batch: Batch) {
+        switch config.architecture {
+        case "gpt2": gpt2Block(l, w, a, batch)
+        case "bert": bertBlock(l, w, a, batch)
+        default: llamaBlock(l, w, a, batch)
+        }
+    }
+
+    private func lw(_ w: LayerWeights, _ l: Int, _ role: String) -> UnsafePointer<Float> {
+        guard let b = w[role] else { preconditionFailure("weight \(role) of layer \(l) not loaded") }
         return b.cptr
     }
 
@@ -28,19 +41,19 @@ extension TransformerModel {
     }
 
     /// llama / qwen2 / qwen3: x += o(attn(rope(q), rope(k), v)) over RMSNorm(x); x += down(silu(gate)·up) over RMSNorm(x).
-    private func llamaBlock(_ l: Int, _ a: BlockActivations, _ batch: Batch) {
+    private func llamaBlock(_ l: Int, _ w: LayerWeights, _ a: BlockActivations, _ batch: Batch) {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, HS = c.headDim
-        let NH = c.numHeads, KVH = c.numKVHeads, eps = Float(c.normEps), w = weights.layers[l]
-        rmsNorm(out: a.attnIn.ptr, rstd: a.norm1Rstd.ptr, inp: a.input.cptr, weight: lw(l, "attn_norm"), eps: eps, N: N, C: C)
+        let NH = c.numHeads, KVH = c.numKVHeads, eps = Float(c.normEps)
+        rmsNorm(out: a.attnIn.ptr, rstd: a.norm1Rstd.ptr, inp: a.input.cptr, weight: lw(w, l, "attn_norm"), eps: eps, N: N, C: C)
         let qwen3 = c.architecture == "qwen3"
         // qwen3: projections land in qProj/kProj, then per-head RMSNorm (over HS) writes q/k.
         let qDst = qwen3 ? a.qProj : a.q, kDst = qwen3 ? a.kProj : a.k
-        matmul(out: qDst.ptr, inp: a.attnIn.cptr, weight: lw(l, "q"), bias: w["q_bias"]?.cptr, N: N, C: C, OC: NH * HS)
-        matmul(out: kDst.ptr, inp: a.attnIn.cptr, weight: lw(l, "k"), bias: w["k_bias"]?.cptr, N: N, C: C, OC: KVH * HS)
-        matmul(out: a.v.ptr, inp: a.attnIn.cptr, weight: lw(l, "v"), bias: w["v_bias"]?.cptr, N: N, C: C, OC: KVH * HS)
+        matmul(out: qDst.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "q"), bias: w["q_bias"]?.cptr, N: N, C: C, OC: NH * HS)
+        matmul(out: kDst.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "k"), bias: w["k_bias"]?.cptr, N: N, C: C, OC: KVH * HS)
+        matmul(out: a.v.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "v"), bias: w["v_bias"]?.cptr, N: N, C: C, OC: KVH * HS)
         if qwen3 {
-            rmsNorm(out: a.q.ptr, rstd: a.qRstd.ptr, inp: a.qProj.cptr, weight: lw(l, "q_norm"), eps: eps, N: N * NH, C: HS)
-            rmsNorm(out: a.k.ptr, rstd: a.kRstd.ptr, inp: a.kProj.cptr, weight: lw(l, "k_norm"), eps: eps, N: N * KVH, C: HS)
+            rmsNorm(out: a.q.ptr, rstd: a.qRstd.ptr, inp: a.qProj.cptr, weight: lw(w, l, "q_norm"), eps: eps, N: N * NH, C: HS)
+            rmsNorm(out: a.k.ptr, rstd: a.kRstd.ptr, inp: a.kProj.cptr, weight: lw(w, l, "k_norm"), eps: eps, N: N * KVH, C: HS)
         }
         let (cs, sn) = ropeTables(invFreq: invFreq, T: batch.T)
         cs.withUnsafeBufferPointer { cp in
@@ -51,22 +64,22 @@ extension TransformerModel {
             }
         }
         attend(a, batch, causal: true)
-        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(l, "o"), bias: nil, N: N, C: NH * HS, OC: C)
+        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(w, l, "o"), bias: nil, N: N, C: NH * HS, OC: C)
         residual(out: a.resid1.ptr, a: a.input.cptr, b: a.proj.cptr, n: N * C)
-        rmsNorm(out: a.ffnIn.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr, weight: lw(l, "ffn_norm"), eps: eps, N: N, C: C)
-        matmul(out: a.gate.ptr, inp: a.ffnIn.cptr, weight: lw(l, "gate"), bias: nil, N: N, C: C, OC: I)
-        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(l, "up"), bias: nil, N: N, C: C, OC: I)
+        rmsNorm(out: a.ffnIn.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr, weight: lw(w, l, "ffn_norm"), eps: eps, N: N, C: C)
+        matmul(out: a.gate.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "gate"), bias: nil, N: N, C: C, OC: I)
+        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "up"), bias: nil, N: N, C: C, OC: I)
         swiglu(out: a.act.ptr, gate: a.gate.cptr, up: a.up.cptr, n: N * I)
-        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(l, "down"), bias: nil, N: N, C: I, OC: C)
+        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(w, l, "down"), bias: nil, N: N, C: I, OC: C)
         residual(out: a.output.ptr, a: a.resid1.cptr, b: a.down.cptr, n: N * C)
     }
 
     /// gpt2: x += c_proj(attn(split(c_attn(ln_1(x))))); x += mlp.c_proj(gelu_new(c_fc(ln_2(x)))).
-    private func gpt2Block(_ l: Int, _ a: BlockActivations, _ batch: Batch) {
+    private func gpt2Block(_ l: Int, _ w: LayerWeights, _ a: BlockActivations, _ batch: Batch) {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, eps = Float(c.normEps)
         layerNorm(out: a.attnIn.ptr, mean: a.norm1Mean.ptr, rstd: a.norm1Rstd.ptr, inp: a.input.cptr,
-                  weight: lw(l, "attn_norm"), bias: lw(l, "attn_norm_bias"), eps: eps, N: N, C: C)
-        matmul(out: a.qkv.ptr, inp: a.attnIn.cptr, weight: lw(l, "qkv"), bias: lw(l, "qkv_bias"), N: N, C: C, OC: 3 * C)
+                  weight: lw(w, l, "attn_norm"), bias: lw(w, l, "attn_norm_bias"), eps: eps, N: N, C: C)
+        matmul(out: a.qkv.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "qkv"), bias: lw(w, l, "qkv_bias"), N: N, C: C, OC: 3 * C)
         for n in 0..<N {  // split rows q | k | v of the [3C, C] weight → columns of the (N,3C) output
             let row = a.qkv.ptr + n * 3 * C
             (a.q.ptr + n * C).update(from: row, count: C)
@@ -74,34 +87,34 @@ extension TransformerModel {
             (a.v.ptr + n * C).update(from: row + 2 * C, count: C)
         }
         attend(a, batch, causal: true)
-        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(l, "o"), bias: lw(l, "o_bias"), N: N, C: C, OC: C)
+        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(w, l, "o"), bias: lw(w, l, "o_bias"), N: N, C: C, OC: C)
         residual(out: a.resid1.ptr, a: a.input.cptr, b: a.proj.cptr, n: N * C)
         layerNorm(out: a.ffnIn.ptr, mean: a.norm2Mean.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr,
-                  weight: lw(l, "ffn_norm"), bias: lw(l, "ffn_norm_bias"), eps: eps, N: N, C: C)
-        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(l, "up"), bias: lw(l, "up_bias"), N: N, C: C, OC: I)
+                  weight: lw(w, l, "ffn_norm"), bias: lw(w, l, "ffn_norm_bias"), eps: eps, N: N, C: C)
+        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "up"), bias: lw(w, l, "up_bias"), N: N, C: C, OC: I)
         geluTanh(out: a.act.ptr, inp: a.up.cptr, n: N * I)
-        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(l, "down"), bias: lw(l, "down_bias"), N: N, C: I, OC: C)
+        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(w, l, "down"), bias: lw(w, l, "down_bias"), N: N, C: I, OC: C)
         residual(out: a.output.ptr, a: a.resid1.cptr, b: a.down.cptr, n: N * C)
     }
 
     /// bert (post-LN): h = LN(x + dense(attn(x))); out = LN(h + output.dense(gelu(intermediate.dense(h)))).
-    private func bertBlock(_ l: Int, _ a: BlockActivations, _ batch: Batch) {
+    private func bertBlock(_ l: Int, _ w: LayerWeights, _ a: BlockActivations, _ batch: Batch) {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, eps = Float(c.normEps)
         let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
         a.attnIn.ptr.update(from: a.input.cptr, count: N * C)
-        matmul(out: a.q.ptr, inp: a.attnIn.cptr, weight: lw(l, "q"), bias: lw(l, "q_bias"), N: N, C: C, OC: qD)
-        matmul(out: a.k.ptr, inp: a.attnIn.cptr, weight: lw(l, "k"), bias: lw(l, "k_bias"), N: N, C: C, OC: kD)
-        matmul(out: a.v.ptr, inp: a.attnIn.cptr, weight: lw(l, "v"), bias: lw(l, "v_bias"), N: N, C: C, OC: kD)
+        matmul(out: a.q.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "q"), bias: lw(w, l, "q_bias"), N: N, C: C, OC: qD)
+        matmul(out: a.k.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "k"), bias: lw(w, l, "k_bias"), N: N, C: C, OC: kD)
+        matmul(out: a.v.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "v"), bias: lw(w, l, "v_bias"), N: N, C: C, OC: kD)
         attend(a, batch, causal: false)
-        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(l, "o"), bias: lw(l, "o_bias"), N: N, C: qD, OC: C)
+        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(w, l, "o"), bias: lw(w, l, "o_bias"), N: N, C: qD, OC: C)
         residual(out: a.resid1.ptr, a: a.input.cptr, b: a.proj.cptr, n: N * C)
         layerNorm(out: a.ffnIn.ptr, mean: a.norm2Mean.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr,
-                  weight: lw(l, "attn_out_norm"), bias: lw(l, "attn_out_norm_bias"), eps: eps, N: N, C: C)
-        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(l, "up"), bias: lw(l, "up_bias"), N: N, C: C, OC: I)
+                  weight: lw(w, l, "attn_out_norm"), bias: lw(w, l, "attn_out_norm_bias"), eps: eps, N: N, C: C)
+        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "up"), bias: lw(w, l, "up_bias"), N: N, C: C, OC: I)
         gelu(out: a.act.ptr, inp: a.up.cptr, n: N * I)
-        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(l, "down"), bias: lw(l, "down_bias"), N: N, C: I, OC: C)
+        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(w, l, "down"), bias: lw(w, l, "down_bias"), N: N, C: I, OC: C)
         residual(out: a.resid2.ptr, a: a.ffnIn.cptr, b: a.down.cptr, n: N * C)
         layerNorm(out: a.output.ptr, mean: a.norm3Mean.ptr, rstd: a.norm3Rstd.ptr, inp: a.resid2.cptr,
-                  weight: lw(l, "out_norm"), bias: lw(l, "out_norm_bias"), eps: eps, N: N, C: C)
+                  weight: lw(w, l, "out_norm"), bias: lw(w, l, "out_norm_bias"), eps: eps, N: N, C: C)
     }
 }

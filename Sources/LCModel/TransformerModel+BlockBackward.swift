@@ -26,13 +26,13 @@ final class BlockGradScratch {
 }
 
 extension TransformerModel {
-    private func lwb(_ l: Int, _ role: String) -> UnsafePointer<Float> {
-        guard let b = weights.layers[l][role] else { preconditionFailure("weight \(role) of layer \(l) not loaded") }
+    private func lwb(_ w: LayerWeights, _ l: Int, _ role: String) -> UnsafePointer<Float> {
+        guard let b = w[role] else { preconditionFailure("weight \(role) of layer \(l) not loaded") }
         return b.cptr
     }
 
     /// Writes dL/d(input) of block `l` into `dInput` from dL/d(output) `dOut` (all (B,T,C); distinct buffers).
-    func blockBackward(_ l: Int, acts a: BlockActivations, dOut: FloatBuffer, dInput: FloatBuffer, scratch sc: BlockGradScratch,
+    func blockBackward(_ l: Int, weights w: LayerWeights, acts a: BlockActivations, dOut: FloatBuffer, dInput: FloatBuffer, scratch sc: BlockGradScratch,
                        batch: Batch, visit: (ModuleGradient) -> Void) {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, HS = c.headDim
         let NH = c.numHeads, KVH = c.numKVHeads, qD = NH * HS, kD = KVH * HS, arch = c.architecture
@@ -45,23 +45,23 @@ extension TransformerModel {
         var dDown = dOut
         if arch == "bert" {  // out = LN3(resid2), resid2 = ffnIn + down
             dDown = sc.dDown; dDown.zero()
-            layerNormBackward(dinp: dDown.ptr, dweight: nil, dbias: nil, dout: dOut.cptr, inp: a.resid2.cptr, weight: lwb(l, "out_norm"),
+            layerNormBackward(dinp: dDown.ptr, dweight: nil, dbias: nil, dout: dOut.cptr, inp: a.resid2.cptr, weight: lwb(w, l, "out_norm"),
                               mean: a.norm3Mean.cptr, rstd: a.norm3Rstd.cptr, N: N, C: C)
         }
         v(names[names.count - 1], a.act, dDown, I, C)
-        matmulBackward(dinp: dAct.ptr, dweight: nil, dbias: nil, dout: dDown.cptr, inp: a.act.cptr, weight: lwb(l, "down"), N: N, C: I, OC: C)
+        matmulBackward(dinp: dAct.ptr, dweight: nil, dbias: nil, dout: dDown.cptr, inp: a.act.cptr, weight: lwb(w, l, "down"), N: N, C: I, OC: C)
         if arch == "gpt2" || arch == "bert" {
             if arch == "gpt2" { geluTanhBackward(dinp: dUp.ptr, dout: dAct.cptr, inp: a.up.cptr, n: N * I) }
             else { geluBackward(dinp: dUp.ptr, dout: dAct.cptr, inp: a.up.cptr, n: N * I) }
             v(names[names.count - 2], a.ffnIn, dUp, C, I)
-            matmulBackward(dinp: dFfnIn.ptr, dweight: nil, dbias: nil, dout: dUp.cptr, inp: a.ffnIn.cptr, weight: lwb(l, "up"), N: N, C: C, OC: I)
+            matmulBackward(dinp: dFfnIn.ptr, dweight: nil, dbias: nil, dout: dUp.cptr, inp: a.ffnIn.cptr, weight: lwb(w, l, "up"), N: N, C: C, OC: I)
         } else {
             let dGate = sc.dGate
             swigluBackward(dgate: dGate.ptr, dup: dUp.ptr, dout: dAct.cptr, gate: a.gate.cptr, up: a.up.cptr, n: N * I)
             v("gate_proj", a.ffnIn, dGate, C, I)
             v("up_proj", a.ffnIn, dUp, C, I)
-            matmulBackward(dinp: dFfnIn.ptr, dweight: nil, dbias: nil, dout: dGate.cptr, inp: a.ffnIn.cptr, weight: lwb(l, "gate"), N: N, C: C, OC: I)
-            matmulBackward(dinp: tmp.ptr, dweight: nil, dbias: nil, dout: dUp.cptr, inp: a.ffnIn.cptr, weight: lwb(l, "up"), N: N, C: C, OC: I)
+            matmulBackward(dinp: dFfnIn.ptr, dweight: nil, dbias: nil, dout: dGate.cptr, inp: a.ffnIn.cptr, weight: lwb(w, l, "gate"), N: N, C: C, OC: I)
+            matmulBackward(dinp: tmp.ptr, dweight: nil, dbias: nil, dout: dUp.cptr, inp: a.ffnIn.cptr, weight: lwb(w, l, "up"), N: N, C: C, OC: I)
             residual(out: dFfnIn.ptr, a: dFfnIn.cptr, b: tmp.cptr, n: N * C)
         }
         // ---- norm between attention and MLP; residual ----
@@ -70,21 +70,21 @@ extension TransformerModel {
             dResid1.zero()
             residual(out: dFfnIn.ptr, a: dFfnIn.cptr, b: dDown.cptr, n: N * C)
             layerNormBackward(dinp: dResid1.ptr, dweight: nil, dbias: nil, dout: dFfnIn.cptr, inp: a.resid1.cptr,
-                              weight: lwb(l, "attn_out_norm"), mean: a.norm2Mean.cptr, rstd: a.norm2Rstd.cptr, N: N, C: C)
+                              weight: lwb(w, l, "attn_out_norm"), mean: a.norm2Mean.cptr, rstd: a.norm2Rstd.cptr, N: N, C: C)
         case "gpt2":
             dResid1.ptr.update(from: dOut.cptr, count: N * C)
             layerNormBackward(dinp: dResid1.ptr, dweight: nil, dbias: nil, dout: dFfnIn.cptr, inp: a.resid1.cptr,
-                              weight: lwb(l, "ffn_norm"), mean: a.norm2Mean.cptr, rstd: a.norm2Rstd.cptr, N: N, C: C)
+                              weight: lwb(w, l, "ffn_norm"), mean: a.norm2Mean.cptr, rstd: a.norm2Rstd.cptr, N: N, C: C)
         default:
             dResid1.ptr.update(from: dOut.cptr, count: N * C)
-            rmsNormBackward(dinp: dResid1.ptr, dweight: nil, dout: dFfnIn.cptr, inp: a.resid1.cptr, weight: lwb(l, "ffn_norm"),
+            rmsNormBackward(dinp: dResid1.ptr, dweight: nil, dout: dFfnIn.cptr, inp: a.resid1.cptr, weight: lwb(w, l, "ffn_norm"),
                             rstd: a.norm2Rstd.cptr, N: N, C: C)
         }
         // ---- attention ----  resid1 = input + proj
         let oName = arch == "gpt2" ? "attn.c_proj" : (arch == "bert" ? "attention.output.dense" : "o_proj")
         v(oName, a.attnOut, dResid1, qD, C)
         let dAttnOut = sc.dAttnOut
-        matmulBackward(dinp: dAttnOut.ptr, dweight: nil, dbias: nil, dout: dResid1.cptr, inp: a.attnOut.cptr, weight: lwb(l, "o"), N: N, C: qD, OC: C)
+        matmulBackward(dinp: dAttnOut.ptr, dweight: nil, dbias: nil, dout: dResid1.cptr, inp: a.attnOut.cptr, weight: lwb(w, l, "o"), N: N, C: qD, OC: C)
         let dq = sc.dq, dk = sc.dk, dv = sc.dv, scratch = sc.att
         attentionBackward(dq: dq.ptr, dk: dk.ptr, dv: dv.ptr, scratch: scratch.ptr, dout: dAttnOut.cptr, q: a.q.cptr, k: a.k.cptr,
                           v: a.v.cptr, att: a.att.cptr, B: batch.B, T: batch.T, NH: NH, KVH: KVH, HS: HS)
@@ -98,7 +98,7 @@ extension TransformerModel {
                 (row + 2 * C).update(from: dv.cptr + n * C, count: C)
             }
             v("c_attn", a.attnIn, dqkv, C, 3 * C)
-            matmulBackward(dinp: dAttnIn.ptr, dweight: nil, dbias: nil, dout: dqkv.cptr, inp: a.attnIn.cptr, weight: lwb(l, "qkv"), N: N, C: C, OC: 3 * C)
+            matmulBackward(dinp: dAttnIn.ptr, dweight: nil, dbias: nil, dout: dqkv.cptr, inp: a.attnIn.cptr, weight: lwb(w, l, "qkv"), N: N, C: C, OC: 3 * C)
         } else {
             if arch != "bert" {
                 let (cs, sn) = ropeTables(invFreq: invFreq, T: batch.T)
@@ -113,17 +113,17 @@ extension TransformerModel {
             var dqp = dq, dkp = dk
             if arch == "qwen3" {
                 dqp = sc.dqp; dkp = sc.dkp; dqp.zero(); dkp.zero()
-                rmsNormBackward(dinp: dqp.ptr, dweight: nil, dout: dq.cptr, inp: a.qProj.cptr, weight: lwb(l, "q_norm"),
+                rmsNormBackward(dinp: dqp.ptr, dweight: nil, dout: dq.cptr, inp: a.qProj.cptr, weight: lwb(w, l, "q_norm"),
                                 rstd: a.qRstd.cptr, N: N * NH, C: HS)
-                rmsNormBackward(dinp: dkp.ptr, dweight: nil, dout: dk.cptr, inp: a.kProj.cptr, weight: lwb(l, "k_norm"),
+                rmsNormBackward(dinp: dkp.ptr, dweight: nil, dout: dk.cptr, inp: a.kProj.cptr, weight: lwb(w, l, "k_norm"),
                                 rstd: a.kRstd.cptr, N: N * KVH, C: HS)
             }
             v(names[0], a.attnIn, dqp, C, qD)
             v(names[1], a.attnIn, dkp, C, kD)
             v(names[2], a.attnIn, dv, C, kD)
-            matmulBackward(dinp: dAttnIn.ptr, dweight: nil, dbias: nil, dout: dqp.cptr, inp: a.attnIn.cptr, weight: lwb(l, "q"), N: N, C: C, OC: qD)
+            matmulBackward(dinp: dAttnIn.ptr, dweight: nil, dbias: nil, dout: dqp.cptr, inp: a.attnIn.cptr, weight: lwb(w, l, "q"), N: N, C: C, OC: qD)
             for (dd, role) in [(dkp, "k"), (dv, "v")] {
-                matmulBackward(dinp: tmp.ptr, dweight: nil, dbias: nil, dout: dd.cptr, inp: a.attnIn.cptr, weight: lwb(l, role), N: N, C: C, OC: kD)
+                matmulBackward(dinp: tmp.ptr, dweight: nil, dbias: nil, dout: dd.cptr, inp: a.attnIn.cptr, weight: lwb(w, l, role), N: N, C: C, OC: kD)
                 residual(out: dAttnIn.ptr, a: dAttnIn.cptr, b: tmp.cptr, n: N * C)
             }
         }
@@ -132,10 +132,10 @@ extension TransformerModel {
         switch arch {
         case "bert": residual(out: dInput.ptr, a: dInput.cptr, b: dAttnIn.cptr, n: N * C)
         case "gpt2":
-            layerNormBackward(dinp: dInput.ptr, dweight: nil, dbias: nil, dout: dAttnIn.cptr, inp: a.input.cptr, weight: lwb(l, "attn_norm"),
+            layerNormBackward(dinp: dInput.ptr, dweight: nil, dbias: nil, dout: dAttnIn.cptr, inp: a.input.cptr, weight: lwb(w, l, "attn_norm"),
                               mean: a.norm1Mean.cptr, rstd: a.norm1Rstd.cptr, N: N, C: C)
         default:
-            rmsNormBackward(dinp: dInput.ptr, dweight: nil, dout: dAttnIn.cptr, inp: a.input.cptr, weight: lwb(l, "attn_norm"),
+            rmsNormBackward(dinp: dInput.ptr, dweight: nil, dout: dAttnIn.cptr, inp: a.input.cptr, weight: lwb(w, l, "attn_norm"),
                             rstd: a.norm1Rstd.cptr, N: N, C: C)
         }
     }

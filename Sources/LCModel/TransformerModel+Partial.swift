@@ -69,11 +69,9 @@ extension TransformerModel {
     /// - Throws: `LCError.usage` if `l` is out of range or a weight role of `w` has a different size.
     public func replacingLayerWeights(_ l: Int, with w: LayerWeights) throws -> TransformerModel {
         guard (0..<config.numLayers).contains(l) else { throw LCError.usage("replacingLayerWeights: layer \(l) out of range") }
-        for (role, buf) in weights.layers[l].buffers where w[role]?.count != buf.count {
+        for (role, buf) in try layerWeights(l).buffers where w[role]?.count != buf.count {
             throw LCError.usage("replacingLayerWeights: layer \(l) weight '\(role)' missing or resized")
         }
-        var mw = weights
-        mw.layers[l] = w
-        return TransformerModel(base: self, weights: mw)
+        return TransformerModel(base: self, layer: l, weights: w)
     }
 }

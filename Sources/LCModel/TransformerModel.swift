@@ -2,7 +2,8 @@
 // positions, fused c_attn, gelu_new, tied head) and bert (post-LayerNorm encoder, erf GELU, padding mask,
 // mean pooling), staged as embed → block l → … → head so a profiler can run it layer by layer and keep
 // per-layer activations. Ports of HF modeling_{llama,qwen2,qwen3,gpt2,bert}.py; the backward lives in
-// TransformerModel+Backward.swift. Deliberately no KV cache, no generation, no sliding window.
+// TransformerModel+Backward.swift, weight streaming in TransformerModel+Streaming.swift (MemoryPlan decides).
+// Deliberately no KV cache, no generation, no sliding window.
 import LCCore
 import LCKernels
 
@@ -28,17 +29,27 @@ public struct LossResult: Sendable {
     public var mean: Double { sum / Double(count) }
 }
 
-/// A transformer with weights held in owned f32 buffers.
+/// A transformer with weights held in owned f32 buffers, or streamed layer by layer from its WeightSource.
 public final class TransformerModel: Sendable {
     public let config: ModelConfig
+    /// Resident weights (streamed: only the small global tensors; use `layerWeights(_:)` for layers).
     public let weights: ModelWeights
+    /// Residency and checkpointing decisions (from `MemoryOptions`).
+    public let memoryPlan: MemoryPlan
+    /// The source, kept when streaming.
+    let stream: WeightSource?
+    let cache: LayerWeightCache
+    /// Layers whose weights replace the resident/streamed ones (`replacingLayerWeights`).
+    let overrides: [Int: LayerWeights]
     /// RoPE inverse frequencies (R/2) for rotary architectures, else empty; R = rotary dims.
     let invFreq: [Float]
     let rotaryDim: Int
 
+    /// - Parameter memory: budget and overrides; the default keeps weights resident when they take at most 60%
+    ///   of 80% of MemAvailable, else streams them (see MemoryPlan).
     /// - Throws: `LCError.unsupported` (architecture, activation, rope type), `LCError.format` (missing or
     ///   misshapen tensor, inconsistent dimensions).
-    public init(config c: ModelConfig, weights source: WeightSource) throws {
+    public init(config c: ModelConfig, weights source: WeightSource, memory: MemoryOptions = MemoryOptions()) throws {
         let src = source.sourceName
         guard c.numLayers >= 0, c.hiddenSize > 0, c.numHeads > 0, c.numKVHeads > 0, c.headDim > 0,
               c.intermediateSize > 0, c.vocabSize > 0, c.numHeads % c.numKVHeads == 0 else {
@@ -74,12 +85,31 @@ public final class TransformerModel: Sendable {
         default: throw LCError.unsupported(path: src, message: "architecture '\(c.architecture)'")
         }
         config = c
-        weights = try ModelWeights(config: c, source: source)
+        var total = 0, maxLayer = 0
+        for t in try ModelWeights.globalSpec(config: c, source: src) { total += 4 * t.2.reduce(1, *) }
+        for l in 0..<c.numLayers {
+            let b = ModelWeights.layerSpec(config: c, layer: l).reduce(0) { $0 + 4 * $1.2.reduce(1, *) }
+            total += b; maxLayer = max(maxLayer, b)
+        }
+        memoryPlan = MemoryPlan(config: c, options: memory, weightBytes: total, layerBytes: maxLayer)
+        weights = try ModelWeights(config: c, source: source, streamed: memoryPlan.streamWeights)
+        stream = memoryPlan.streamWeights ? source : nil
+        cache = LayerWeightCache(capacity: 1)
+        overrides = [:]
     }
 
-    /// A model sharing `base`'s configuration and RoPE tables with other weights (e.g. one layer replaced).
-    init(base: TransformerModel, weights: ModelWeights) {
-        config = base.config; self.weights = weights; invFreq = base.invFreq; rotaryDim = base.rotaryDim
+    /// A model sharing `base`'s configuration, RoPE tables, memory plan and source, with layer `l`'s weights
+    /// replaced by `w` (resident: in `weights.layers`; streamed: as an override of the fetched layer).
+    init(base: TransformerModel, layer l: Int, weights w: LayerWeights) {
+        config = base.config; invFreq = base.invFreq; rotaryDim = base.rotaryDim
+        memoryPlan = base.memoryPlan; stream = base.stream
+        var mw = base.weights
+        if l < mw.layers.count { mw.layers[l] = w }
+        weights = mw
+        var o = base.overrides
+        o[l] = w
+        overrides = o
+        cache = LayerWeightCache(capacity: 1)
     }
 
     /// True for causal LMs (logits + next-token loss), false for the bert encoder (pooled embeddings).
@@ -107,6 +137,7 @@ public final class TransformerModel: Sendable {
             block(l, acts: acts, batch: batch)
             if keepActivations { kept.append(acts); x = acts.output } else { x.ptr.update(from: acts.output.cptr, count: x.count) }
         }
+        try throwIfWeightReadFailed()
         if isCausal {
             return ForwardResult(batch: batch, logits: head(x, batch: batch), pooled: nil, layers: kept)
         }
@@ -123,16 +154,11 @@ public final class TransformerModel: Sendable {
                 throw LCError.usage("loss: targetMask must have the same shape as tokens")
             }
         }
+        if stream != nil { return try streamedLoss(tokens: tokens, targetMask: targetMask) }
         let r = try forward(tokens: tokens)
         guard let logits = r.logits else { return LossResult(sum: .nan, count: 0) }
         let b = r.batch
-        var targets = [Int32](repeating: -1, count: b.B * b.T)
-        var count = 0
-        for (i, s) in tokens.enumerated() {
-            for t in 0..<(s.count - 1) where targetMask?[i][t + 1] ?? true {
-                targets[i * b.T + t] = Int32(s[t + 1]); count += 1
-            }
-        }
+        let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
         var losses = [Float](repeating: 0, count: b.B * b.T)
         let sum = losses.withUnsafeMutableBufferPointer { lp in
             targets.withUnsafeBufferPointer { tp in
@@ -145,14 +171,30 @@ public final class TransformerModel: Sendable {
 
     // MARK: stages
 
-    /// Embedding stage: (B,T,C) residual stream input (BERT: after embeddings.LayerNorm).
+    /// (B·T) next-token targets (−1 = not counted) and their count, as `loss` defines them.
+    func nextTokenTargets(_ tokens: [[Int]], targetMask: [[Bool]]?, T: Int) -> ([Int32], Int) {
+        var targets = [Int32](repeating: -1, count: tokens.count * T), count = 0
+        for (i, s) in tokens.enumerated() {
+            for t in 0..<(s.count - 1) where targetMask?[i][t + 1] ?? true {
+                targets[i * T + t] = Int32(s[t + 1]); count += 1
+            }
+        }
+        return (targets, count)
+    }
+
+    /// Embedding stage: (B,T,C) residual stream input (BERT: after embeddings.LayerNorm). Streaming: reads only
+    /// the batch's embedding rows (a read failure yields NaN and is thrown by `throwIfWeightReadFailed`).
     public func embed(_ batch: Batch) -> FloatBuffer {
         let c = config, C = c.hiddenSize, N = batch.B * batch.T
         let x = FloatBuffer(count: N * C)
-        batch.tokens.withUnsafeBufferPointer { tp in
-            embedding(out: x.ptr, tokens: tp.baseAddress.unsafelyUnwrapped, wte: g("embed"),
-                      wpe: weights.global["pos_embed"]?.cptr, typeRow: weights.global["type_embed"]?.cptr,
-                      B: batch.B, T: batch.T, C: C, V: c.vocabSize)
+        if stream != nil {
+            streamedEmbedding(into: x, batch: batch)
+        } else {
+            batch.tokens.withUnsafeBufferPointer { tp in
+                embedding(out: x.ptr, tokens: tp.baseAddress.unsafelyUnwrapped, wte: g("embed"),
+                          wpe: weights.global["pos_embed"]?.cptr, typeRow: weights.global["type_embed"]?.cptr,
+                          B: batch.B, T: batch.T, C: C, V: c.vocabSize)
+            }
         }
         if c.architecture == "bert" {
             let y = FloatBuffer(count: N * C)
@@ -163,19 +205,30 @@ public final class TransformerModel: Sendable {
         return x
     }
 
-    /// Final norm and LM head: (B,T,V) logits from the last block's output (B,T,C).
+    /// Final norm and LM head: (B,T,V) logits from the last block's output (B,T,C). Streaming: the head is read
+    /// in row blocks (a read failure yields NaN logits and is thrown by `throwIfWeightReadFailed`).
     public func head(_ x: FloatBuffer, batch: Batch) -> FloatBuffer {
         let c = config, C = c.hiddenSize, N = batch.B * batch.T
         let h = FloatBuffer(count: N * C), logits = FloatBuffer(count: N * c.vocabSize)
-        if c.architecture == "gpt2" {
-            layerNorm(out: h.ptr, mean: nil, rstd: nil, inp: x.cptr, weight: g("final_norm"), bias: g("final_norm_bias"),
-                      eps: Float(c.normEps), N: N, C: C)
-        } else {
-            rmsNorm(out: h.ptr, rstd: nil, inp: x.cptr, weight: g("final_norm"), eps: Float(c.normEps), N: N, C: C)
+        finalNorm(out: h, mean: nil, rstd: nil, x: x, N: N)
+        if stream != nil {
+            streamedLogits(into: logits, h: h, N: N)
+            return logits
         }
         let w = weights.global["lm_head"]?.cptr ?? g("embed")
         matmul(out: logits.ptr, inp: h.cptr, weight: w, bias: nil, N: N, C: C, OC: c.vocabSize)
         return logits
+    }
+
+    /// h = final norm of x (LayerNorm for gpt2, RMSNorm otherwise), with statistics when asked.
+    func finalNorm(out h: FloatBuffer, mean: FloatBuffer?, rstd: FloatBuffer?, x: FloatBuffer, N: Int) {
+        let c = config, C = c.hiddenSize, eps = Float(c.normEps)
+        if c.architecture == "gpt2" {
+            layerNorm(out: h.ptr, mean: mean?.ptr, rstd: rstd?.ptr, inp: x.cptr, weight: g("final_norm"),
+                      bias: g("final_norm_bias"), eps: eps, N: N, C: C)
+        } else {
+            rmsNorm(out: h.ptr, rstd: rstd?.ptr, inp: x.cptr, weight: g("final_norm"), eps: eps, N: N, C: C)
+        }
     }
 
     /// Mean over real (unpadded) tokens of (B,T,C) → (B,C).

@@ -35,14 +35,18 @@ final class TinyForwardTests: XCTestCase {
         }
     }
 
-    static func model(_ arch: String) throws -> TransformerModel {
+    static func model(_ arch: String, memory: MemoryOptions = MemoryOptions()) throws -> TransformerModel {
+        try TransformerModel(config: config(arch), weights: source(arch), memory: memory)
+    }
+
+    /// The fixture's weights as a WeightSource (GPT-2 Conv1D weights transposed to [out,in]).
+    static func source(_ arch: String) throws -> TestSafetensors {
         let dir = repoRoot().appendingPathComponent("Tests/Fixtures/tiny/\(arch)")
         var transpose: Set<String> = []
         if arch == "gpt2" {
             for l in 0..<2 { for r in ["qkv", "o", "up", "down"] { transpose.insert(TensorNames.layerTensors(arch: "gpt2", layer: l)[r] ?? "") } }
         }
-        let w = try TestSafetensors(dir.appendingPathComponent("model.safetensors"), arch: arch, transpose: transpose)
-        return try TransformerModel(config: config(arch), weights: w)
+        return try TestSafetensors(dir.appendingPathComponent("model.safetensors"), arch: arch, transpose: transpose)
     }
 
     func golden() throws -> [String: Any] {

@@ -6,23 +6,11 @@ import Foundation
 import XCTest
 
 enum BatchFixtures {
-    static let repoRoot: URL = {
-        var u = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while u.path != "/" {
-            if FileManager.default.fileExists(atPath: u.appendingPathComponent("Package.swift").path) { return u }
-            u.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    }()
+    static var repoRoot: URL { E2E.repoRoot }
 
-    /// The built `layercard` beside the test bundle (or $LAYERCARD_BIN).
+    /// The built `layercard` (E2E.executable: $LAYERCARD_BIN, else the build holding the test bundle).
     static var binary: URL {
-        if let b = ProcessInfo.processInfo.environment["LAYERCARD_BIN"], !b.isEmpty { return URL(fileURLWithPath: b) }
-        for b in Bundle.allBundles where b.bundleURL.pathExtension == "xctest" {
-            let u = b.bundleURL.deletingLastPathComponent().appendingPathComponent("layercard")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-        }
-        return repoRoot.appendingPathComponent(".build/debug/layercard")
+        (try? E2E.executable()) ?? repoRoot.appendingPathComponent(".build/debug/layercard")
     }
 
     static func tempDir(_ tag: String) throws -> URL {
@@ -70,7 +58,7 @@ enum BatchFixtures {
         FileManager.default.createFile(atPath: r.outURL.path, contents: nil)
         FileManager.default.createFile(atPath: r.errURL.path, contents: nil)
         r.process.executableURL = exe
-        r.process.arguments = args
+        r.process.arguments = withBatchStages(args)
         var e = ProcessInfo.processInfo.environment
         for k in ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "JOB_COMPLETION_INDEX", "LAYERCARD_SHARD_COUNT"] { e[k] = nil }
         e["OPENBLAS_NUM_THREADS"] = "1"
@@ -86,8 +74,18 @@ enum BatchFixtures {
         try run(binary, args, env: env)
     }
 
-    /// Every file under `ws` except locks/ and logs/, keyed by relative path. load.json loses `seconds` and
-    /// `peak_rss_bytes` (per-run measurements, the only fields that differ between identical runs), and the
+    /// The batch tests exercise the runner's contract (skips, locks, kills, shards) on ingest and load:
+    /// the batch models carry no tokenizer, and profile's measured step times differ between runs by
+    /// design, so `run` gets `--stages ingest,load` unless a test names stages itself. Profile, rank and
+    /// report have their own end-to-end tests (Profile*/Decide*), and the main job runs them all.
+    static func withBatchStages(_ args: [String]) -> [String] {
+        guard args.first == "run", !args.contains("--stages"), !args.contains("--help") else { return args }
+        return args + ["--stages", "ingest,load"]
+    }
+
+    /// Every file under `ws` except locks/ and logs/, keyed by relative path. load.json and profile.json lose
+    /// `seconds`, `peak_rss_bytes` (and profile's timings: per-run measurements, the only fields that differ
+    /// between identical runs), and the
     /// workspace path is replaced by `$WS` so workspaces at different paths compare equal.
     static func snapshot(_ ws: URL) throws -> [String: Data] {
         let fm = FileManager.default
@@ -101,6 +99,10 @@ enum BatchFixtures {
             var d = try Data(contentsOf: URL(fileURLWithPath: root + "/" + rel))
             if rel.hasSuffix(".json"), var obj = try JSONSerialization.jsonObject(with: d) as? [String: Any] {
                 if rel.hasSuffix("/load.json") { obj["seconds"] = nil; obj["peak_rss_bytes"] = nil }
+                if rel.hasSuffix("/profile.json") {  // per-run measurements of the profile stage
+                    for k in ["seconds", "peak_rss_bytes", "timings", "forward_backward_gflops", "sgemm_reference_gflops",
+                              "forward_backward_vs_sgemm"] { obj[k] = nil }
+                }
                 d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 d = Data(String(decoding: d, as: UTF8.self).replacingOccurrences(of: root, with: "$WS")
                     .replacingOccurrences(of: root.replacingOccurrences(of: "/", with: "\\/"), with: "$WS").utf8)

@@ -24,9 +24,13 @@ enum E2E {
     }()
 
     /// The `layercard` executable of the build that holds this test bundle (`.build/debug`,
-    /// `.build/release` or a triple-specific folder); falls back to any built one.
+    /// `.build/release` or a triple-specific folder); falls back to any built one. `$LAYERCARD_BIN` overrides.
+    /// Every test that runs the executable finds it here.
     static func executable() throws -> URL {
         let fm = FileManager.default
+        if let b = ProcessInfo.processInfo.environment["LAYERCARD_BIN"], !b.isEmpty, fm.isExecutableFile(atPath: b) {
+            return URL(fileURLWithPath: b)
+        }
         let bundleDirs = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments.first ?? "")]
             .map { $0.resolvingSymlinksInPath().path }
         var candidates: [URL] = []

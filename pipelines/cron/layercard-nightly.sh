@@ -44,6 +44,8 @@ find "$WORKSPACE/logs" -maxdepth 1 -name 'nightly-*.log' -printf '%f\n' | LC_ALL
 
 args=(run "$MODELS_DIR" --workspace "$WORKSPACE")
 [ -n "$VERSIONS" ] && args+=(--versions "$VERSIONS")
+# shellcheck disable=SC2206 # word-split on purpose, as in the Slurm array script
+[ -n "${LAYERCARD_RUN_ARGS:-}" ] && args+=(${LAYERCARD_RUN_ARGS})
 args+=("$@")
 {
   echo "layercard-nightly: start $(date -u +%FT%TZ) on $(hostname -s), pid $$"

@@ -24,7 +24,7 @@ PY
 "$BIN" ingest "$GGUF" --workspace "$WS" >/dev/null
 "$BIN" load --all --workspace "$WS" >/dev/null
 ID=SmolLM2-135M-Instruct.Q4_1
-/usr/bin/time -f "%e s wall, %M KB peak RSS" "$BIN" profile "$ID" --workspace "$WS" --dataset "$DATA" --max-tokens 128 \
+/usr/bin/time -f "%e s wall, %U s user CPU, %S s sys, %M KB peak RSS; load average $(cut -d" " -f1-3 /proc/loadavg)" "$BIN" profile "$ID" --workspace "$WS" --dataset "$DATA" --max-tokens 128 \
     --batch 4 --threads "$THREADS" --force --bench-sgemm 2> "$WS/profile.log" >/dev/null || { tail -20 "$WS/profile.log"; exit 1; }
 python3 - "$WS/manifests/$ID/profile.json" "$(tail -1 "$WS/profile.log")" "$THREADS" <<'PY'
 import json, sys

@@ -119,8 +119,15 @@ real_checks() {
     n="$(cat "$WS"/logs/slurm/layercard-run-"${A}"_*.log | grep -cE "^(ok|failed|unsupported) +$id ingest: ")"
     check "[$s] $id ingested by exactly one shard (got $n)" test "$n" -eq 1
   done <<<"$ids"
-  check "[$s] status shows no missing or stale stage" \
-    sh -c "! '$LAYERCARD_BIN' status --workspace '$WS' --json | grep -qE '\"state\" : \"(missing|stale)\"'"
+  # Only the stages this run was asked for (LAYERCARD_RUN_ARGS may say --stages a,b) must be done.
+  local want
+  want="$(python3 -c 'import sys; a=sys.argv[1].split(); print(a[a.index("--stages")+1] if "--stages" in a else "")' "${LAYERCARD_RUN_ARGS:-}")"
+  check "[$s] status shows no missing or stale stage${want:+ among $want}" sh -c "'$LAYERCARD_BIN' status --workspace '$WS' --json | python3 -c '
+import json, sys
+want = set(filter(None, sys.argv[1].split(\",\")))
+bad = [(m[\"model\"], e[\"stage\"], e[\"state\"]) for m in json.load(sys.stdin)[\"models\"] for e in m[\"stages\"]
+       if (not want or e[\"stage\"] in want) and e[\"state\"] in (\"missing\", \"stale\")]
+sys.exit(1 if bad else 0)' '$want'"
 }
 
 if run_scenario ok; then

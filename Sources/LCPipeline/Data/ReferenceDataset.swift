@@ -98,7 +98,3 @@ public struct ReferenceDataset: Sendable {
         return ds
     }
 }
-
-/// True for a JSON `true`/`false` parsed by JSONSerialization. (`v is Bool` is also true for the numbers 0 and 1
-/// on Linux Foundation, which would reject token ids 0 and 1; booleans are the NSNumbers of ObjC type "c".)
-func isJSONBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }

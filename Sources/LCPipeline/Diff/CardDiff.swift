@@ -155,7 +155,8 @@ public enum Compare {
                 let d = delta(va, cb[k] ?? nil)
                 if d.a == nil && d.b == nil { continue }
                 cols[k] = d
-                if exceeds(d) { changed.append(k) }
+                // Wall-clock measurements differ between runs of the same model: shown, never a reason to flag.
+                if exceeds(d) && !["measured_step_seconds", "measured_peak_bytes"].contains(k) { changed.append(k) }
             }
             for mod in Set(A.modules.filter { $0.layer == l }.map(\.module)).intersection(B.modules.filter { $0.layer == l }.map(\.module)).sorted() {
                 guard let ma = modA["\(l).\(mod)"], let mb = modB["\(l).\(mod)"] else { continue }

@@ -28,7 +28,7 @@ enum ProfileCoupling {
         for l in 0..<L {
             var w2 = 0.0, d2 = 0.0
             for m in order {
-                guard let role = moduleWeightRole(arch: arch, module: m), let w = model.weights.layers[l][role], let d = steps[l][m] else { continue }
+                guard let role = moduleWeightRole(arch: arch, module: m), let w = try model.layerWeights(l)[role], let d = steps[l][m] else { continue }
                 guard d.count == w.count else {
                     throw LCError.usage("coupling: layer \(l) module \(m) step has \(d.count) values, weight has \(w.count)")
                 }
@@ -38,7 +38,7 @@ enum ProfileCoupling {
             eps[l] = d2 > 0 ? relativeStep * w2.squareRoot() / d2.squareRoot() : 0
         }
         func perturbed(_ l: Int, sign: Double) throws -> TransformerModel {
-            var lw = model.weights.layers[l]
+            var lw = try model.layerWeights(l)
             for m in order {
                 guard let role = moduleWeightRole(arch: arch, module: m), let w = lw[role], let d = steps[l][m] else { continue }
                 let nb = FloatBuffer(count: w.count), s = Float(sign * eps[l])

@@ -19,6 +19,9 @@ public struct ProfileRequest: Sendable {
     /// Records used (nil = all). The CLI default is 64.
     public var maxRecords: Int? = 64
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Memory budget in bytes for weights + activations (nil = from MemAvailable; see LCModel MemoryPlan).
+    /// Over budget, weights are streamed layer by layer and activations checkpointed; the card is unchanged.
+    public var memoryBudget: Int?
     public var options = ProfileOptions()
     public var force = false
     /// The settings recorded in the manifest.
@@ -96,7 +99,10 @@ public enum ProfileStage {
             }
             guard let config = load.config else { throw LCError.stage(model: id, message: "load manifest has no config") }
             let store = try StoreWeights(manifest: load)
-            let model = try TransformerModel(config: config, weights: store)
+            let model = try TransformerModel(config: config, weights: store, memory: MemoryOptions(budget: req.memoryBudget))
+            let plan = model.memoryPlan
+            logger.info("memory plan", metadata: ["model": "\(id)", "budget_bytes": "\(plan.budget)",
+                                                  "weights_bytes": "\(plan.weightBytes)", "streamed": "\(plan.streamWeights)"])
             let tok = try TokenizerLoader.load(load.tokenizer)
             let ds = try ReferenceDataset.load(url: datasetURL, tokenizer: tok, vocabSize: config.vocabSize, maxTokens: req.maxTokens,
                                                maxRecords: req.maxRecords)
@@ -170,11 +176,11 @@ public enum ProfileStage {
         return s > 0 ? Double(reps) * per / s / 1e9 : 0
     }
 
-    /// Strict card JSON: a NaN/Infinity anywhere is an error naming the field.
+    /// Strict card JSON (`LayerCard.encodedJSON`: a NaN/Infinity anywhere is an error naming the field), after the
+    /// invariants readers rely on (`LayerCard.validate`) have been checked.
     public static func encodeCard(_ card: LayerCard) throws -> Data {
-        do { return try JSON.encode(card) } catch let EncodingError.invalidValue(value, ctx) {
-            let field = ctx.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            throw LCError.format(path: "card \(card.model_id)", message: "non-finite number \(value) at field '\(field)'")
-        }
+        let data = try card.encodedJSON()
+        try card.validate(path: "card \(card.model_id)")
+        return data
     }
 }

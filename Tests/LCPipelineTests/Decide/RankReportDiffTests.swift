@@ -211,9 +211,7 @@ final class RankReportDiffTests: XCTestCase {
     // MARK: - The built executable: exit codes and messages.
 
     var binary: URL {
-        let bundle = Bundle(for: type(of: self)).bundleURL
-        let dir = bundle.lastPathComponent.hasSuffix("xctest") ? bundle.deletingLastPathComponent() : bundle
-        return dir.appendingPathComponent("layercard")
+        (try? E2E.executable()) ?? URL(fileURLWithPath: "/nonexistent/layercard")
     }
 
     func runCLI(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
