@@ -155,8 +155,9 @@ public final class LoRATrainer: @unchecked Sendable {
         var byLayer: [Int: LayerWeights] = [:]
         let s = Float(options.scale)
         for ad in adapters {
-            var lw = byLayer[ad.layer] ?? base.weights.layers[ad.layer]
-            guard let w = base.weights.layers[ad.layer][ad.role], w.count == ad.dOut * ad.dIn else {
+            let baseLayer = try base.layerWeights(ad.layer)
+            var lw = byLayer[ad.layer] ?? baseLayer
+            guard let w = baseLayer[ad.role], w.count == ad.dOut * ad.dIn else {
                 throw LCError.usage("LoRA probe: weight \(ad.role) of layer \(ad.layer) missing or misshapen")
             }
             let out = FloatBuffer(count: w.count)
@@ -170,9 +171,9 @@ public final class LoRATrainer: @unchecked Sendable {
             lw.buffers[ad.role] = out
             byLayer[ad.layer] = lw
         }
-        var mw = base.weights
-        for (l, lw) in byLayer { mw.layers[l] = lw }
-        return TransformerModel(base: base, weights: mw)
+        var m = base
+        for (l, lw) in byLayer.sorted(by: { $0.key < $1.key }) { m = try m.replacingLayerWeights(l, with: lw) }
+        return m
     }
 
     /// Mean next-token loss of the merged model (no gradient).
