@@ -188,5 +188,53 @@ final class ProfileEndToEndTests: XCTestCase {
         XCTAssertEqual(card.dataset.records, 8)
         XCTAssertEqual(card.dataset.kind, "prompt_response")
         XCTAssertLessThan(card.loss, 4, "an instruct model on its own data-to-text set")
+
+        // Issue 5: rank the real card, then recompute every selection's cost(S) and gain(S) by hand from the card.
+        let (rs, ro) = try runLayercard(["rank", "--all", "--workspace", ws.path, "--k", "4"])
+        XCTAssertEqual(rs, 0, ro)
+        let b = card.layers.map(\.grad_norm)  // default signal without a probe: grad_norm (a norm column: b = x)
+        for objective in ["performance", "cost", "balanced"] {
+            let url = ws.appendingPathComponent("outputs/SmolLM2-135M-Instruct.Q4_1/selection-\(objective).json")
+            let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            let sel = try XCTUnwrap(obj["selection"] as? [String: Any]), chosen = try XCTUnwrap(sel["chosen"] as? [String: Any])
+            XCTAssertEqual(sel["signal"] as? String, "grad_norm")
+            let S = try XCTUnwrap(chosen["layers"] as? [Int]).sorted()
+            XCTAssertFalse(S.isEmpty)
+            let cost = card.layers[S[0]].cost + Double(S.count - 1) * card.cost_model.adapter_flops_per_token
+            XCTAssertEqual(try XCTUnwrap(chosen["cost"] as? Double), cost, accuracy: 1e-9 * cost, objective)
+            if S.count <= 10 {
+                let gain = Self.gainByEnumeration(b: S.map { b[$0] }, R: S.map { i in S.map { card.coupling[i][$0] } })
+                XCTAssertEqual(try XCTUnwrap(chosen["gain"] as? Double), gain, accuracy: 1e-6 * max(gain, 1e-12), objective)
+            }
+        }
+    }
+
+    /// max over c ≥ 0 of b·c − ½ cᵀ(R + 1e-6 I)c (spec §3) by enumerating the active sets: for each subset A,
+    /// solve (R+εI)_AA c_A = b_A by Gaussian elimination; keep feasible (c_A ≥ 0) solutions; take the best.
+    static func gainByEnumeration(b: [Double], R: [[Double]]) -> Double {
+        let n = b.count
+        var best = 0.0
+        for mask in 1..<(1 << n) {
+            let A = (0..<n).filter { mask & (1 << $0) != 0 }
+            var M = A.map { i in A.map { j in R[i][j] + (i == j ? 1e-6 : 0) } + [b[i]] }
+            let m = A.count
+            var ok = true
+            for col in 0..<m {
+                guard let piv = (col..<m).max(by: { abs(M[$0][col]) < abs(M[$1][col]) }), abs(M[piv][col]) > 1e-300 else { ok = false; break }
+                M.swapAt(col, piv)
+                for r in 0..<m where r != col {
+                    let f = M[r][col] / M[col][col]
+                    for k in col...m { M[r][k] -= f * M[col][k] }
+                }
+            }
+            guard ok else { continue }
+            let c = (0..<m).map { M[$0][m] / M[$0][$0] }
+            guard c.allSatisfy({ $0 >= -1e-12 }) else { continue }
+            var v = 0.0
+            for (x, i) in A.enumerated() { v += b[i] * c[x] }
+            for (x, i) in A.enumerated() { for (y, j) in A.enumerated() { v -= 0.5 * c[x] * (R[i][j] + (i == j ? 1e-6 : 0)) * c[y] } }
+            best = max(best, v)
+        }
+        return best
     }
 }
