@@ -168,23 +168,32 @@ final class LoRATests: XCTestCase {
         return try TransformerModel(config: cfg, weights: DictionaryWeights(ts))
     }
 
-    func testStepTimeFallsTowardTheOutput() throws {
+    /// Why the probe's step time falls toward the output: a step adapting only layer l runs the backward through
+    /// blocks l…L-1 only. Asserted on the work done (blocks visited by the backward), which is deterministic; the
+    /// wall times are printed as figures, never asserted (machines here are shared and noisy).
+    func testStepWorkFallsTowardTheOutput() throws {
         let m = try Self.generatedLlama()
         var g = ProbeRNG(seed: 3)
         let tokens = (0..<4).map { _ in (0..<96).map { _ in Int(g.next(below: 512)) } }
+        let L = m.config.numLayers
+        var visitedLayers: [Int] = []
+        for l in 0..<L {
+            var layers = Set<Int>()
+            _ = try m.lossAndBackward(tokens: tokens, targetMask: nil, stopAtLayer: l) { layers.insert($0.layer) }
+            XCTAssertEqual(layers, Set(l..<L), "adapting layer \(l) back-propagates through layers \(l)…\(L - 1) only")
+            visitedLayers.append(layers.count)
+        }
+        XCTAssertEqual(visitedLayers, Array((1...L).reversed()), "backward work falls linearly toward the output")
         func median(_ layer: Int) throws -> Double {
             let t = try LoRATrainer(model: m, layers: [layer], options: LoRAOptions(rank: 8))
             var times: [Double] = []
-            for _ in 0..<5 {
+            for _ in 0..<3 {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 try t.step(tokens: tokens, targetMask: nil)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0))
             }
-            return times.sorted()[2]
+            return times.sorted()[1]
         }
-        _ = try median(7)  // warm-up
-        let first = try median(0), last = try median(7)
-        XCTAssertLessThan(last, first, "adapting the last layer (1 block of backward) must be cheaper than the first (8 blocks)")
-        print("step time layer 0: \(first / 1e6) ms, layer 7: \(last / 1e6) ms")
+        print("[figure] LoRA step time, layer 0: \(try median(0) / 1e6) ms, layer \(L - 1): \(try median(L - 1) / 1e6) ms")
     }
 }
