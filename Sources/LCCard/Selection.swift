@@ -47,21 +47,6 @@ public struct Selection: Codable, Sendable, Equatable {
 /// Seeds of the random-k baseline (SplitMix64), fixed so reports are reproducible.
 public let randomBaselineSeeds: [UInt64] = Array(0..<10)
 
-/// Sampling helpers on the project's one SplitMix64 (LoRAInit.swift) for the random-k baseline.
-extension SplitMix64 {
-    /// Uniform in 0..<n by rejection (no modulo bias). n > 0.
-    public mutating func next(below n: UInt64) -> UInt64 {
-        let threshold = (0 &- n) % n
-        while true { let r = next(); if r >= threshold { return r % n } }
-    }
-    /// k distinct values of 0..<n (partial Fisher–Yates), sorted.
-    public mutating func sample(_ k: Int, of n: Int) -> [Int] {
-        var a = Array(0..<n)
-        for i in 0..<min(k, n) { a.swapAt(i, i + Int(next(below: UInt64(n - i)))) }
-        return Array(a.prefix(k)).sorted()
-    }
-}
-
 /// Selection and baselines on one card for one signal.
 public struct Selector: Sendable {
     public let gain: GainModel

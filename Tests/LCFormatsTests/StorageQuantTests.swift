@@ -1,6 +1,7 @@
 // Storage encodings: BF16 over all 65536 patterns and ggml rounding edge cases, F16 against
 // Swift Float16, per-row Int8 quantization error bounds and the relative Frobenius error.
 import Foundation
+import LCCore
 import LCFormats
 import XCTest
 

@@ -3,6 +3,7 @@
 // one Adam step against its closed form, determinism for a seed; and, on a generated 8-layer llama, that the
 // step time falls when the adapted layer moves toward the output (truncated backward).
 import Foundation
+import LCCore
 import LCKernels
 import LCModel
 import XCTest

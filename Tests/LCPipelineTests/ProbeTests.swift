@@ -3,6 +3,7 @@
 // correlations added), and an end-to-end `layercard ingest/load/probe` on the tiny llama fixture with
 // pre-tokenized data, a synthetic card and a selection file (determinism of probe.json for a fixed seed).
 import Foundation
+import LCCore
 import LCModel
 @testable import LCPipeline
 import XCTest

@@ -3,6 +3,7 @@
 // 555 targets, and the tiny qwen3 / gpt2 fixtures. Runs the real executables (ingest → load → profile) in a temp
 // workspace and compares outputs/<id>/card.json. Not a test of speed, of card.h5, or of the cost columns.
 import Foundation
+import LCCore
 import LCCard
 import XCTest
 

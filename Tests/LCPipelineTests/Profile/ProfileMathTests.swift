@@ -3,6 +3,7 @@
 // explicit Gauss–Jordan inverse; resnorm's invariance to rescaling the input; SplitMix64/A0 seeding; layer
 // aggregates; coupling symmetric with unit diagonal; analytic cost consistency.
 @testable import LCCard
+import LCCore
 import LCKernels
 import XCTest
 
