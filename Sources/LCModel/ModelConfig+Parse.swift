@@ -13,9 +13,6 @@ public protocol MetadataSource {
 }
 
 extension ModelConfig {
-    /// Architectures whose forward/backward LayerCard implements.
-    public static let supportedArchitectures = ["llama", "qwen2", "qwen3", "gpt2", "bert"]
-
     /// Maps an HF `model_type` (or GGUF `general.architecture`) to our architecture name, nil if unsupported.
     public static func normalizeArchitecture(_ modelType: String) -> String? {
         switch modelType.lowercased() {
