@@ -37,6 +37,10 @@ public struct ProfileCommand: ParsableCommand {
     public var costRepeats = 3
     @Option(name: .customLong("coupling-records"), help: "Coupling vectors cover the positions of the first K records (0 = all; coupling costs about one forward pass per layer).")
     public var couplingRecords = 16
+    @Option(name: .customLong("statistics-form"), help: ArgumentHelp(
+        "auto: the exact N×N Gram form for input groups wider than the token count N (big models, few tokens), else the d×d form; primal or gram force one (same numbers).",
+        valueName: "auto|primal|gram"))
+    public var statisticsForm = "auto"
     @Flag(name: .customLong("no-coupling"), help: "Skip the coupling matrix (identity on the card).")
     public var noCoupling = false
     @Option(name: .customLong("memory-budget"), help: ArgumentHelp(
@@ -59,6 +63,7 @@ public struct ProfileCommand: ParsableCommand {
         if loraRank < 1 { throw ValidationError("--lora-rank must be at least 1") }
         if costDepths < 0 { throw ValidationError("--cost-depths must be ≥ 0") }
         if costRepeats < 1 { throw ValidationError("--cost-repeats must be at least 1") }
+        if StatisticsForm(rawValue: statisticsForm) == nil { throw ValidationError("--statistics-form must be auto, primal or gram (got '\(statisticsForm)')") }
         if let m = memoryBudget, Self.parseBytes(m) == nil { throw ValidationError("--memory-budget: '\(m)' is not a byte count (e.g. 6000000000 or 6G)") }
     }
 
@@ -82,7 +87,8 @@ public struct ProfileCommand: ParsableCommand {
         req.memoryBudget = memoryBudget.flatMap(Self.parseBytes)
         req.options.batch = batch; req.options.loraRank = loraRank; req.options.loraSeed = seed
         req.options.coupling = !noCoupling; req.options.couplingRecords = couplingRecords == 0 ? nil : couplingRecords
-         req.options.costDepths = costDepths; req.options.costRepeats = costRepeats
+        req.options.costDepths = costDepths; req.options.costRepeats = costRepeats
+        req.options.statisticsForm = StatisticsForm(rawValue: statisticsForm) ?? .auto
         let outcomes = try ProfileStage.run(req, logger: logger)
         for o in outcomes {
             print("\(o.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(o.modelID)\(o.skipped ? " (skipped: \(o.message))" : "")\(o.status != .ok ? ": " + o.message : "")")

@@ -123,9 +123,13 @@ public struct CardParameters: Codable, Sendable, Equatable {
     public var cost_repeats: Int?
     /// Records whose positions the coupling vectors cover (the first ones; nil = all).
     public var coupling_records: Int?
+    /// How the per-module statistics were formed per input group: "primal" (d × d C and G), "gram" (N × N Gram
+    /// matrices, N < d_in) or "mixed"; the numbers are the same definitions either way (docs/decisions.md).
+    public var statistics_form: String?
     public init(max_tokens: Int, batch: Int, lora_rank: Int, lora_seed: UInt64, lambda_rel: Double, precision: String,
                 threads: Int, coupling_method: String, max_records: Int? = nil, cost_depths: Int? = nil, cost_repeats: Int? = nil,
-                coupling_records: Int? = nil) {
+                coupling_records: Int? = nil, statistics_form: String? = nil) {
+        self.statistics_form = statistics_form
         self.max_tokens = max_tokens; self.batch = batch; self.lora_rank = lora_rank; self.lora_seed = lora_seed
         self.lambda_rel = lambda_rel; self.precision = precision; self.threads = threads; self.coupling_method = coupling_method
         self.max_records = max_records; self.cost_depths = cost_depths; self.cost_repeats = cost_repeats

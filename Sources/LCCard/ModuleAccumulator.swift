@@ -4,32 +4,46 @@
 // relative of an all-Float64 dgemm G, which costs 25% more forward+backward time); Σ aᵀa is a Float64
 // dsyrk on the rows widened to Double. Modules reading the same input buffer in a batch (q,k,v; gate,up)
 // share one input-moment accumulator. Deliberately no statistics here: see ModuleStatistics.swift.
+//
+// Gram (row) mode, for input groups with more dimensions than the profile has token positions (N < d_in, e.g.
+// 256 tokens through a 4096-wide model): G (d_out × d_in) and C (d_in × d_in) would be huge and rank ≤ N, so the
+// group keeps its real input rows A (N × d_in) and each module its scaled output-gradient rows Δ (N × d_out),
+// in Float32 as the backward produced them (Δ scaled in Float64, then rounded). Every statistic then follows
+// from the N × N Gram matrices AAᵀ and ΔΔᵀ exactly (ModuleStatistics.swift, docs/decisions.md).
 import Foundation
 import LCKernels
 
 /// Input second moment of one group of modules that read the same activation.
 final class InputMoment {
     let d: Int
-    /// Σ aᵀa (d, d), upper triangle until `finish`.
+    /// Σ aᵀa (d, d), upper triangle until `finish` (primal mode; empty in Gram mode).
     let S: UnsafeMutablePointer<Double>
+    /// Gram mode: the real input rows, (N, d) row-major.
+    let gram: Bool
+    var rows: [Float] = []
     var N = 0
     var lastBatch = -1
     var modules: [String] = []
 
-    init(d: Int) {
+    init(d: Int, gram: Bool) {
         self.d = d
-        S = .allocate(capacity: d * d); S.initialize(repeating: 0, count: d * d)
+        self.gram = gram
+        let n = gram ? 0 : d * d
+        S = .allocate(capacity: max(n, 1)); S.initialize(repeating: 0, count: max(n, 1))
     }
     deinit { S.deallocate() }
 }
 
-/// G of one module, Float64.
+/// G of one module, Float64 (primal mode), or its scaled output-gradient rows Δ (N, dOut) (Gram mode).
 final class GradientSum {
     let dIn: Int, dOut: Int
     let G: UnsafeMutablePointer<Double>
-    init(dIn: Int, dOut: Int) {
-        self.dIn = dIn; self.dOut = dOut
-        G = .allocate(capacity: dIn * dOut); G.initialize(repeating: 0, count: dIn * dOut)
+    let gram: Bool
+    var deltaRows: [Float] = []
+    init(dIn: Int, dOut: Int, gram: Bool) {
+        self.dIn = dIn; self.dOut = dOut; self.gram = gram
+        let n = gram ? 1 : dIn * dOut
+        G = .allocate(capacity: n); G.initialize(repeating: 0, count: n)
     }
     deinit { G.deallocate() }
 }
@@ -46,7 +60,15 @@ public final class ModuleAccumulator: @unchecked Sendable {
     // Scratch (grown on demand).
     var aRows: [Float] = [], dRows: [Float] = [], aRows64: [Double] = [], gBatch: [Float] = []
 
-    public init(layer: Int) { self.layer = layer }
+    /// Input groups wider than this many dimensions use Gram (row) mode; nil = never.
+    public let gramBelowWidth: Int?
+
+    /// - Parameter gramRows: the total number of real rows the accumulator will see (when known): input groups
+    ///   with `d_in > gramRows` keep rows instead of G and C (Gram mode, exact and cheaper when N < d_in).
+    ///   nil keeps the primal G/C form everywhere; 0 forces Gram mode everywhere (tests).
+    public init(layer: Int, gramRows: Int? = nil) { self.layer = layer; self.gramBelowWidth = gramRows }
+
+    func usesGram(d: Int) -> Bool { gramBelowWidth.map { d > $0 } ?? false }
 
     /// Module names seen, in first-seen order of their input groups.
     public var moduleNames: [String] { groups.flatMap(\.modules) }
@@ -78,12 +100,16 @@ public final class ModuleAccumulator: @unchecked Sendable {
         // Input moment (shared by modules reading the same buffer).
         let gi: Int
         if let known = groupOf[module] { gi = known } else if let p = batchPointers[input], groups[p].d == dIn { gi = p } else {
-            groups.append(InputMoment(d: dIn)); gi = groups.count - 1
+            groups.append(InputMoment(d: dIn, gram: usesGram(d: dIn))); gi = groups.count - 1
         }
         if groupOf[module] == nil { groupOf[module] = gi; groups[gi].modules.append(module) }
         batchPointers[input] = gi
         let grp = groups[gi]
-        if grp.lastBatch != batch && n > 0 {
+        if grp.lastBatch != batch && n > 0 && grp.gram {
+            grp.lastBatch = batch
+            grp.rows.append(contentsOf: aRows[0..<(n * dIn)])
+            grp.N += n
+        } else if grp.lastBatch != batch && n > 0 {
             grp.lastBatch = batch
             if aRows64.count < n * dIn { aRows64 = [Double](repeating: 0, count: n * dIn) }
             for i in 0..<(n * dIn) { aRows64[i] = Double(aRows[i]) }
@@ -94,8 +120,13 @@ public final class ModuleAccumulator: @unchecked Sendable {
         }
         // G += scale · deltaᵀ a (Float32 product of this batch, Float64 sum over batches).
         let gs: GradientSum
-        if let g = grads[module] { gs = g } else { gs = GradientSum(dIn: dIn, dOut: dOut); grads[module] = gs }
+        if let g = grads[module] { gs = g } else { gs = GradientSum(dIn: dIn, dOut: dOut, gram: grp.gram); grads[module] = gs }
         guard n > 0 else { return }
+        if gs.gram {
+            gs.deltaRows.reserveCapacity(gs.deltaRows.count + n * dOut)
+            for i in 0..<(n * dOut) { gs.deltaRows.append(Float(scale * Double(dRows[i]))) }
+            return
+        }
         if gBatch.count < dIn * dOut { gBatch = [Float](repeating: 0, count: dIn * dOut) }
         gBatch.withUnsafeMutableBufferPointer { gb in
             aRows.withUnsafeBufferPointer { ab in

@@ -89,3 +89,23 @@ public func sgemmPlain(c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(M), Int32(N), Int32(K),
                 1, a, Int32(K), b, Int32(N), 0, c, Int32(N))
 }
+
+/// C(M,N) = alpha · op(A) · op(B) + beta · C in Float32 via `cblas_sgemm`, row-major; op(A) is (M,K), op(B) is (K,N).
+public func sgemm(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Float, A: UnsafePointer<Float>, lda: Int,
+                  B: UnsafePointer<Float>, ldb: Int, beta: Float, C: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard M > 0, N > 0 else { return }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
+}
+
+/// Naive reference for `sgemm` (same contract, Float64 sums).
+public func sgemmNaive(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Float, A: UnsafePointer<Float>, lda: Int,
+                       B: UnsafePointer<Float>, ldb: Int, beta: Float, C: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<M {
+        for j in 0..<N {
+            var s = 0.0
+            for k in 0..<K { s += Double(transA ? A[k * lda + i] : A[i * lda + k]) * Double(transB ? B[j * ldb + k] : B[k * ldb + j]) }
+            C[i * ldc + j] = alpha * Float(s) + (beta == 0 ? 0 : beta * C[i * ldc + j])
+        }
+    }
+}

@@ -30,7 +30,7 @@ enum ProfileCost {
     }
 
     static func measure(model: TransformerModel, batch: [ReferenceSequence], depths k: Int, repeats: Int,
-                        progress: (ProfileCoupling.Step) -> Void) throws -> Measured {
+                        repeatSecondsCap: Double = .infinity, progress: (ProfileCoupling.Step) -> Void) throws -> Measured {
         let L = model.config.numLayers
         let ds = depths(layers: L, count: k)
         let tokens = batch.map(\.ids), mask = batch.map(\.lossMask), targets = batch.compactMap(\.target)
@@ -38,7 +38,9 @@ enum ProfileCost {
         var done = 0
         for l in ds {
             var times: [Double] = [], mem: [Double] = []
-            for _ in 0..<repeats {
+            for rep in 0..<repeats {
+                // A step longer than the cap is measured once (the first repeat already takes long enough to be stable).
+                if rep > 0, let last = times.last, last > repeatSecondsCap { done += repeats - rep; break }
                 let canPeak = resetPeakRSS()
                 let before = ProcessStats.currentRSSBytes()
                 let t = Date()

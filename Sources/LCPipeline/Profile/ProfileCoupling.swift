@@ -1,8 +1,10 @@
 // Coupling (layer-card-spec §3, docs/decisions.md): u_l = (h(W + εD_l) − h(W − εD_l)) / 2ε with all of layer
 // l's target modules moved together, ε = 1e-3·||W_l||_F/||D_l||_F, h = the final hidden state at every real
-// position. Per batch, the block inputs come from one forward; each u_l recomputes only layers ≥ l from the
-// cached input of layer l, with a model copy whose layer l buffers are perturbed (other layers shared).
-// <u_l, u_m> accumulates in Float64 across batches. Deliberately no forward-mode AD.
+// position. One sweep over the layers per batch: the unperturbed stream and every perturbed stream started so far
+// go through block j together (stacked as one larger batch, in chunks bounded by `workBytes`), so each layer's
+// weights are fetched once per batch (a streamed model reads each layer once, not L/2 times) and the matmuls see
+// many rows. Stream l starts at block l from the unperturbed input of block l with W_l ± εD_l, so only layers ≥ l
+// are recomputed for it. <u_l, u_m> accumulates in Float64 across batches. Deliberately no forward-mode AD.
 import Foundation
 import LCCard
 import LCCore
@@ -19,8 +21,9 @@ enum ProfileCoupling {
     /// - Parameters:
     ///   - batches: token ids per batch (same batching as the statistics pass).
     ///   - steps: per layer, module → D (d_out × d_in), from `ModuleAccumulator.statistics(wantSteps: true)`.
-    static func compute(model: TransformerModel, batches: [[[Int]]], steps: [[String: [Float]]], order: [String],
-                        progress: (Step) -> Void) throws -> [[Double]] {
+    ///   - workBytes: bound on the block activations of one stacked call (streams are chunked to fit).
+    static func compute(model: TransformerModel, batches: [[[Int]]], steps: [[String: StepDirection]], order: [String],
+                        workBytes: Int = 512 << 20, progress: (Step) -> Void) throws -> [[Double]] {
         let c = model.config, L = c.numLayers, C = c.hiddenSize, arch = c.architecture
         guard steps.count == L else { throw LCError.usage("coupling: need step directions for all \(L) layers") }
         // ε per layer from the stacked target-module weights and steps.
@@ -33,19 +36,19 @@ enum ProfileCoupling {
                     throw LCError.usage("coupling: layer \(l) module \(m) step has \(d.count) values, weight has \(w.count)")
                 }
                 for i in 0..<w.count { w2 += Double(w.ptr[i]) * Double(w.ptr[i]) }
-                for v in d { d2 += Double(v) * Double(v) }
+                d2 += d.frobeniusNormSquared()
             }
             eps[l] = d2 > 0 ? relativeStep * w2.squareRoot() / d2.squareRoot() : 0
         }
-        func perturbed(_ l: Int, sign: Double) throws -> TransformerModel {
-            var lw = try model.layerWeights(l)
+        func perturbed(_ l: Int, _ base: LayerWeights, sign: Double) -> LayerWeights {
+            var lw = base
             for m in order {
-                guard let role = moduleWeightRole(arch: arch, module: m), let w = lw[role], let d = steps[l][m] else { continue }
-                let nb = FloatBuffer(count: w.count), s = Float(sign * eps[l])
-                for i in 0..<w.count { nb.ptr[i] = w.ptr[i] + s * d[i] }
+                guard let role = moduleWeightRole(arch: arch, module: m), let w = base[role], let d = steps[l][m] else { continue }
+                let nb = FloatBuffer(count: w.count)
+                d.addScaled(Float(sign * eps[l]), to: w.cptr, out: nb.ptr)
                 lw.buffers[role] = nb
             }
-            return try model.replacingLayerWeights(l, with: lw)
+            return lw
         }
         let gram = CouplingGram(layers: L)
         var tokensDone = 0, done = 0
@@ -54,17 +57,50 @@ enum ProfileCoupling {
             let batch = try model.makeBatch(ids)
             let rows = realRows(batch.lengths)
             let n = rows.reduce(0) { $0 + $1.count } * C
-            var U = [Float](repeating: 0, count: L * n)
-            let (inputs, _) = model.blockInputs(batch)
             let positions = n / max(C, 1)
-            for l in 0..<L {
-                defer { done += 1; progress(Step(step: done, total: total, tokens: tokensDone + positions * (l + 1) / L)) }
-                guard eps[l] > 0 else { continue }
-                let plus = try perturbed(l, sign: 1), minus = try perturbed(l, sign: -1)
-                let hp = plus.finalHidden(plus.forwardFrom(layer: l, input: inputs[l], batch: batch), batch: batch)
-                let hm = minus.finalHidden(minus.forwardFrom(layer: l, input: inputs[l], batch: batch), batch: batch)
-                let inv = Float(1 / (2 * eps[l]))
-                var k = l * n
+            let perStream = 4 * BlockActivations.floatCount(config: c, B: batch.B, T: batch.T)
+            let chunk = max(1, workBytes / max(perStream, 1))
+            // Stacked batches and activations, by number of streams (reused across layers).
+            var stacked: [Int: (Batch, BlockActivations)] = [:]
+            func run(_ j: Int, _ w: LayerWeights, _ xs: [FloatBuffer]) throws {
+                var i = 0
+                while i < xs.count {
+                    let part = Array(xs[i..<min(i + chunk, xs.count)])
+                    let s = part.count
+                    if stacked[s] == nil {
+                        stacked = stacked.filter { $0.key == chunk || $0.key == 1 }  // keep full chunks and single streams
+                        let b = try model.makeBatch(Array(repeating: ids, count: s).flatMap { $0 })
+                        stacked[s] = (b, BlockActivations(config: c, B: b.B, T: b.T))
+                    }
+                    guard let (b, acts) = stacked[s] else { break }
+                    let m = part[0].count
+                    for (k, x) in part.enumerated() { (acts.input.ptr + k * m).update(from: x.cptr, count: m) }
+                    model.block(j, weights: w, acts: acts, batch: b)
+                    for (k, x) in part.enumerated() { x.ptr.update(from: acts.output.cptr + k * m, count: m) }
+                    i += s
+                }
+            }
+            let primal = model.embed(batch)
+            try model.throwIfWeightReadFailed()
+            var streams: [(layer: Int, plus: FloatBuffer, minus: FloatBuffer)] = []
+            for j in 0..<L {
+                defer { done += 1; progress(Step(step: done, total: total, tokens: tokensDone + positions * (j + 1) / L)) }
+                let w = try model.layerWeights(j)
+                if eps[j] > 0 {
+                    let p = FloatBuffer(count: primal.count), q = FloatBuffer(count: primal.count)
+                    p.ptr.update(from: primal.cptr, count: primal.count); q.ptr.update(from: primal.cptr, count: primal.count)
+                    try run(j, perturbed(j, w, sign: 1), [p])
+                    try run(j, perturbed(j, w, sign: -1), [q])
+                    streams.append((j, p, q))
+                }
+                // Streams started below j and the unperturbed one go through block j with its own weights.
+                try run(j, w, streams.filter { $0.layer < j }.flatMap { [$0.plus, $0.minus] } + [primal])
+            }
+            var U = [Float](repeating: 0, count: L * n)
+            for s in streams {
+                let hp = model.finalHidden(s.plus, batch: batch), hm = model.finalHidden(s.minus, batch: batch)
+                let inv = Float(1 / (2 * eps[s.layer]))
+                var k = s.layer * n
                 for r in rows {
                     for i in (r.lowerBound * C)..<(r.upperBound * C) { U[k] = (hp.ptr[i] - hm.ptr[i]) * inv; k += 1 }
                 }

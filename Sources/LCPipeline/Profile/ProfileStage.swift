@@ -130,7 +130,8 @@ public enum ProfileStage {
                                                             max_records: req.maxRecords,
                                                             cost_depths: req.options.costDepths > 0 ? req.options.costDepths : nil,
                                                             cost_repeats: req.options.costDepths > 0 ? req.options.costRepeats : nil,
-                                                            coupling_records: req.options.coupling ? req.options.couplingRecords : nil),
+                                                            coupling_records: req.options.coupling ? req.options.couplingRecords : nil,
+                                                            statistics_form: r.statisticsForm),
                                  loss: r.loss, tokens: r.tokens, modules: r.modules, layers: r.layers, coupling: r.coupling,
                                  cost_model: r.costModel)
             let data = try encodeCard(card)

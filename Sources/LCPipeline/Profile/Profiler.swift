@@ -21,7 +21,18 @@ public struct ProfileOptions: Sendable, Equatable {
     /// Depths at which step time is measured (0 = no measurement), and repeats per depth.
     public var costDepths: Int = 4
     public var costRepeats: Int = 3
+    /// How the per-module statistics are formed: `auto` uses the N × N Gram form for input groups wider than the
+    /// number of token positions (exact; G and C are never formed), the d × d primal form otherwise.
+    public var statisticsForm: StatisticsForm = .auto
+    /// Upper bound on one measured cost depth's seconds before the remaining repeats are skipped (big models:
+    /// a single forward + truncated backward is already a stable measurement).
+    public var costRepeatSecondsCap: Double = 20
     public init() {}
+}
+
+/// `--statistics-form`: see `ProfileOptions.statisticsForm`.
+public enum StatisticsForm: String, Sendable, Equatable, CaseIterable {
+    case auto, primal, gram
 }
 
 /// Progress of a long phase, for logging (tokens/s, ETA).
@@ -51,6 +62,8 @@ public struct ProfileResult: Sendable {
     /// Analytic FLOPs of the forward+backward phase (forward, activation gradients of every layer and the head,
     /// and the G = deltaᵀa products), over the real positions.
     public var forwardBackwardFlops: Double
+    /// "primal", "gram" or "mixed" (see `StatisticsForm`).
+    public var statisticsForm: String = "primal"
 }
 
 /// Real rows of a right-padded batch: sequence b occupies rows b·T ..< b·T + len_b.
@@ -85,7 +98,9 @@ public enum Profiler {
         }
         var timings: [String: Double] = [:]
         // ---- forward + backward, accumulate ----
-        var accs: [ModuleAccumulator?] = (0..<L).map { ModuleAccumulator(layer: $0) }
+        let totalPositions = sequences.reduce(0) { $0 + $1.ids.count }
+        let gramRows: Int? = switch o.statisticsForm { case .auto: totalPositions; case .primal: nil; case .gram: 0 }
+        var accs: [ModuleAccumulator?] = (0..<L).map { ModuleAccumulator(layer: $0, gramRows: gramRows) }
         var lossSum = 0.0, positions = 0
         var t0 = Date()
         for (bi, b) in batches.enumerated() {
@@ -109,7 +124,7 @@ public enum Profiler {
         timings["forward_backward"] = Date().timeIntervalSince(t0)
         // ---- statistics per layer ----
         t0 = Date()
-        var modules: [ModuleStats] = [], layers: [LayerStats] = [], steps: [[String: [Float]]] = []
+        var modules: [ModuleStats] = [], layers: [LayerStats] = [], steps: [[String: StepDirection]] = []
         for l in 0..<L {
             guard let acc = accs[l] else { continue }
             let st = try acc.statistics(moduleOrder: order, loraRank: o.loraRank, loraSeed: o.loraSeed, wantSteps: o.coupling)
@@ -147,7 +162,8 @@ public enum Profiler {
         }
         if o.costDepths > 0, let first = batches.first, L > 0 {
             t0 = Date()
-            let m = try ProfileCost.measure(model: model, batch: first, depths: o.costDepths, repeats: o.costRepeats) { p in
+            let m = try ProfileCost.measure(model: model, batch: first, depths: o.costDepths, repeats: o.costRepeats,
+                                            repeatSecondsCap: o.costRepeatSecondsCap) { p in
                 progress(ProfileProgress(phase: "cost", step: p.step, total: p.total, tokens: p.tokens,
                                          elapsed: Date().timeIntervalSince(t0)))
             }
@@ -157,10 +173,14 @@ public enum Profiler {
             costModel.measured_layers = m.measuredLayers
             timings["cost"] = Date().timeIntervalSince(t0)
         }
-        let weightGrad = dims.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + 2 * Double($1.dIn) * Double($1.dOut) } }
+        // G = δᵀa products are only computed in the primal form (Gram mode keeps rows instead).
+        let weightGrad = dims.reduce(0.0) { $0 + $1.reduce(0.0) { acc, m in
+            (gramRows.map { m.dIn > $0 } ?? false) ? acc : acc + 2 * Double(m.dIn) * Double(m.dOut) } }
         let adapter0 = dims.first.map { $0.reduce(0.0) { $0 + 6 * Double(o.loraRank) * Double($1.dIn + $1.dOut) } } ?? 0
         let fbFlops = ((analytic.layerCost.first ?? 0) - adapter0 + weightGrad) * Double(positions)
+        let forms = Set(modules.map { m in (gramRows.map { m.d_in > $0 } ?? false) ? "gram" : "primal" })
         return ProfileResult(loss: lossSum / Double(P), tokens: P, positions: positions, modules: modules, layers: layers,
-                             coupling: coupling, costModel: costModel, timings: timings, forwardBackwardFlops: fbFlops)
+                             coupling: coupling, costModel: costModel, timings: timings, forwardBackwardFlops: fbFlops,
+                             statisticsForm: forms.count == 1 ? forms.first ?? "primal" : "mixed")
     }
 }

@@ -122,7 +122,7 @@ final class ProfileMathTests: XCTestCase {
             XCTAssertLessThan(rel(s.grad_norm, ref.G.reduce(0) { $0 + $1 * $1 }.squareRoot()), 1e-6)
             let (r2, D) = naiveResnorm(G: ref.G, dOut: dOut, C: C, d: dIn)
             XCTAssertLessThan(rel(s.resnorm, r2.squareRoot()), 1e-6, "\(s.module) resnorm")
-            let step = try XCTUnwrap(st.steps[s.module])
+            let step = try XCTUnwrap(st.steps[s.module]).denseValues
             for i in D.indices { XCTAssertEqual(Double(step[i]), D[i], accuracy: 1e-5 * max(1, abs(D[i]))) }
             // resnorm_lora: G_B = G A0ᵀ, C' = A0 C A0ᵀ with this module's seeded A0.
             let r = 3, A0 = loraA0(seed: 99, layer: 2, moduleIndex: try XCTUnwrap(order.firstIndex(of: s.module)), r: r, dIn: dIn)
