@@ -55,7 +55,8 @@ public struct ProbeReport: Codable, Sendable, Equatable {
     public var schema_version = ProbeReport.schemaVersion
     public var tool_version = ToolInfo.version
     public var model_id: String
-    /// Fingerprint of the weight store (load manifest).
+    /// Fingerprint of the weight store: its SHA-256 from the load manifest (else the manifest's fingerprint), the
+    /// same convention as the card's model_fingerprint so the report can tell whether both describe one store.
     public var model_fingerprint: String
     public var dataset: ProbeDatasetInfo
     public var settings: ProbeSettings

@@ -173,7 +173,7 @@ public enum ProbeStage {
         } else {
             notes.append("no card.json (run `layercard profile` first): no correlations with the card's signals")
         }
-        var report = ProbeReport(model_id: rq.model, model_fingerprint: weights.manifest.fingerprint, dataset: info,
+        var report = ProbeReport(model_id: rq.model, model_fingerprint: weights.manifest.store_sha256 ?? weights.manifest.fingerprint, dataset: info,
                                  settings: rq.settings, eval_loss_before: before, layers: layerRuns, measured_layers: wanted,
                                  k: k, sets: sets, correlations: correlations, notes: notes, elapsed_seconds: 0)
         report.elapsed_seconds = Date().timeIntervalSince(started)

@@ -120,7 +120,7 @@ public struct ReportProbe: Sendable {
     }
 
     static func pct(_ x: Double) -> String { ReportText.pct(x) }
-    static func secs(_ x: Double) -> String { String(format: "%.3f s", x) }
+    static func secs(_ x: Double) -> String { String(format: x >= 0.1 ? "%.3f s" : "%.3g s", x) }
     public static func gainText(_ x: Double) -> String { String(format: "%.5f", x) }
 
     /// The verdict paragraph: the card's choice (performance, else the first choice measured) against all layers
@@ -145,6 +145,9 @@ public struct ReportProbe: Sendable {
                     : ", \(ReportProbe.pct(-saved)) more time per step than all layers (\(ReportProbe.secs(choice.stepSeconds)) vs \(ReportProbe.secs(all.stepSeconds)))"
             } else if all == nil {
                 s += " (no all-layer run, so no share of the all-layer gain or speed-up)"
+            }
+            if let all, all.gain <= 0 {
+                s += " (all-layer LoRA did not lower the held-out loss here, gain \(ReportProbe.gainText(all.gain)) nats/token, so no shares)"
             }
             if let b = best {
                 s += "; the best baseline was \(b.label) at \(share(b))"
