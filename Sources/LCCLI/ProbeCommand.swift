@@ -1,5 +1,5 @@
 // `layercard probe MODEL-ID …`: short LoRA fine-tunes per layer and per layer set on a loaded model (issue 7),
-// writing outputs/<id>/probe.json and the measured columns of card.json. Option parsing only; the work is ProbeStage.
+// writing outputs/<id>/probe.json and the measured columns of card.json and card.h5. Option parsing only; the work is ProbeStage.
 import ArgumentParser
 import Foundation
 import LCCore
@@ -11,7 +11,7 @@ public struct ProbeCommand: ParsableCommand {
         commandName: "probe",
         abstract: "Measure LoRA gain and step time per layer and per layer set (short fine-tunes).",
         discussion: """
-        For every probed layer l, trains LoRA adapters (rank R, alpha A, Adam lr LR, weight decay 0) on layer l only for N steps and records the held-out loss decrease (measured_gain) and the median seconds per step (forward + backward truncated at l + update). Then runs the same training on layer sets of size K: the rank stage's selections (performance, cost, balanced; skipped with a note when outputs/<id>/selection-<objective>.json is absent), bottom-k, top-k, mid-k, uniform-k, random-k (mean over --random-draws draws) and all layers, reporting each set's gain, fraction of the all-layer gain, seconds per step and speed-up vs all layers. With a card (outputs/<id>/card.json) present, adds measured_gain / measured_step_seconds to its layers and the Spearman correlation (p-value, n) of measured_gain with resnorm, resnorm_lora, grad_norm, act_energy and predicted_gain.
+        For every probed layer l, trains LoRA adapters (rank R, alpha A, Adam lr LR, weight decay 0) on layer l only for N steps and records the held-out loss decrease (measured_gain) and the median seconds per step (forward + backward truncated at l + update). Then runs the same training on layer sets of size K: the rank stage's selections (performance, cost, balanced; skipped with a note when outputs/<id>/selection-<objective>.json is absent), bottom-k, top-k, mid-k, uniform-k, random-k (mean over --random-draws draws) and all layers, reporting each set's gain, fraction of the all-layer gain, seconds per step and speed-up vs all layers. With a card (outputs/<id>/card.json) present, adds measured_gain / probe_step_seconds (and measured_step_seconds where profile left none) to its layers, the set table and the Spearman correlation (p-value, n) of measured_gain with resnorm, resnorm_lora, grad_norm, act_energy and predicted_gain, and rewrites card.h5 from the updated card (probe columns NaN-free: 0 with a <column>_mask). `layercard rank` then ranks by measured_gain when every layer was probed; `layercard report` shows the measured strategy table and a verdict.
 
         Data: --train FILE --eval FILE, or --dataset FILE split by --seed into train and eval (--eval-fraction); default data/default-d2t.jsonl. Loss per layer-card-spec §1 (response tokens only for prompt/response records).
 

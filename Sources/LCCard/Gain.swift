@@ -24,8 +24,24 @@ public enum Signal: String, CaseIterable, Codable, Sendable {
     }
 
     /// Spec §6 default: measured_gain when every layer has it, else grad_norm.
-    public static func defaultSignal(for card: LayerCard) -> Signal {
-        card.layers.allSatisfy({ $0.measured_gain != nil }) ? .measured_gain : .grad_norm
+    public static func defaultSignal(for card: LayerCard) -> Signal { defaultChoice(for: card).signal }
+
+    /// The spec §6 default and why, in words (written into selection files, logs and reports). A probe that
+    /// measured only some layers (--budget-minutes, --layers) keeps grad_norm: every objective needs the signal at
+    /// every layer, and filling the unprobed layers (interpolation, or 0) would rank guesses as if they were
+    /// measurements.
+    public static func defaultChoice(for card: LayerCard) -> (signal: Signal, reason: String) {
+        let L = card.layers.count
+        let probed = card.layers.filter { $0.measured_gain != nil }.map(\.layer)
+        if L > 0, probed.count == L {
+            return (.measured_gain, "default: the probe measured every layer (\(L) of \(L)), so the measured single-layer LoRA gain ranks the layers (spec section 6)")
+        }
+        if probed.isEmpty {
+            return (.grad_norm, "default: no probe on this card (no measured_gain), so grad_norm (spec section 6 default without a probe)")
+        }
+        return (.grad_norm, "default: the probe measured only \(probed.count) of \(L) layers \(probed); selection needs the signal at every "
+                + "layer and filling the others would rank guesses as measurements, so grad_norm (on every layer) is used; "
+                + "probe all layers to rank by measured_gain")
     }
 
     /// b_l from the signal value. A gain column value ≤ 0 (a probe that hurt) contributes b = 0.

@@ -64,9 +64,9 @@ final class HDF5File {
         }
     }
 
-    func writeInts(_ name: String, _ v: [Int]) throws {
+    func writeInts(_ name: String, _ v: [Int], dims: [Int]? = nil) throws {
         let w = v.map(Int64.init)
-        try write(name, dims: [w.count], type: swift_H5T_NATIVE_INT64()) { ds in
+        try write(name, dims: dims ?? [w.count], type: swift_H5T_NATIVE_INT64()) { ds in
             w.withUnsafeBytes { H5Dwrite(ds, swift_H5T_NATIVE_INT64(), swift_H5S_ALL(), swift_H5S_ALL(), swift_H5P_DEFAULT(), $0.baseAddress) }
         }
     }
@@ -90,6 +90,16 @@ final class HDF5File {
         try write(name, dims: [v.count], type: t) { ds in
             withCStrings(v) { ptrs in ptrs.withUnsafeBytes { H5Dwrite(ds, t, swift_H5S_ALL(), swift_H5S_ALL(), swift_H5P_DEFAULT(), $0.baseAddress) } }
         }
+    }
+
+    /// Whether a link (group or dataset) `name` exists; every parent must exist (checked from the root down).
+    func exists(_ name: String) -> Bool {
+        var path = ""
+        for part in name.split(separator: "/") {
+            path += "/" + part
+            guard H5Lexists(id, path, swift_H5P_DEFAULT()) > 0 else { return false }
+        }
+        return !path.isEmpty
     }
 
     /// Opens dataset `name`, checks its rank, returns (id, dims).
@@ -120,14 +130,19 @@ final class HDF5File {
         return (v, dims)
     }
 
-    func readInts(_ name: String) throws -> [Int] {
+    func readInts(_ name: String) throws -> [Int] { try readIntArray(name, allow2D: false).values }
+
+    /// int64 dataset of rank 1 (or 2 when `allow2D`), row-major, with its dims.
+    func readIntArray(_ name: String, allow2D: Bool = true) throws -> (values: [Int], dims: [Int]) {
         let (ds, dims) = try openDataset(name)
         defer { H5Dclose(ds) }
-        guard dims.count == 1, dims[0] <= 1 << 31 else { throw fail("dataset \(name) must be 1-D") }
-        var v = [Int64](repeating: 0, count: dims[0])
+        guard dims.count == 1 || allow2D else { throw fail("dataset \(name) must be 1-D") }
+        let n = dims.reduce(1, *)
+        guard n <= 1 << 31 else { throw fail("dataset \(name) too large") }
+        var v = [Int64](repeating: 0, count: n)
         let st = v.withUnsafeMutableBytes { H5Dread(ds, swift_H5T_NATIVE_INT64(), swift_H5S_ALL(), swift_H5S_ALL(), swift_H5P_DEFAULT(), $0.baseAddress) }
         guard st >= 0 else { throw fail("cannot read dataset \(name) as int64") }
-        return v.map { Int($0) }
+        return (v.map { Int($0) }, dims)
     }
 
     func readStrings(_ name: String) throws -> [String] {
@@ -173,6 +188,9 @@ final class HDF5File {
         var x = Int64(v)
         try writeAttribute(name, type: swift_H5T_NATIVE_INT64()) { H5Awrite($0, swift_H5T_NATIVE_INT64(), &x) }
     }
+
+    /// Whether the root group has attribute `name`.
+    func hasAttribute(_ name: String) -> Bool { H5Aexists(id, name) > 0 }
 
     private func openAttribute(_ name: String) throws -> hid_t {
         let a = H5Aopen(id, name, swift_H5P_DEFAULT())

@@ -60,15 +60,20 @@ public struct LayerStats: Codable, Sendable, Equatable {
     public var measured_peak_bytes: Double?
     /// Held-out loss decrease of a single-layer LoRA probe (spec §5), if probed.
     public var measured_gain: Double?
+    /// The probe's own median step time and peak RSS for its single-layer run at l (profile owns
+    /// measured_step_seconds), if probed.
+    public var probe_step_seconds: Double?
+    public var probe_peak_bytes: Double?
 
     public init(layer: Int, grad_norm: Double, resnorm: Double, resnorm_lora: Double, act_energy_mean: Double,
                 predicted_gain: Double, cost: Double, cost_relative: Double, activation_bytes_per_token: Double,
-                measured_step_seconds: Double? = nil, measured_peak_bytes: Double? = nil, measured_gain: Double? = nil) {
+                measured_step_seconds: Double? = nil, measured_peak_bytes: Double? = nil, measured_gain: Double? = nil,
+                probe_step_seconds: Double? = nil, probe_peak_bytes: Double? = nil) {
         self.layer = layer; self.grad_norm = grad_norm; self.resnorm = resnorm; self.resnorm_lora = resnorm_lora
         self.act_energy_mean = act_energy_mean; self.predicted_gain = predicted_gain; self.cost = cost
         self.cost_relative = cost_relative; self.activation_bytes_per_token = activation_bytes_per_token
         self.measured_step_seconds = measured_step_seconds; self.measured_peak_bytes = measured_peak_bytes
-        self.measured_gain = measured_gain
+        self.measured_gain = measured_gain; self.probe_step_seconds = probe_step_seconds; self.probe_peak_bytes = probe_peak_bytes
     }
 }
 
@@ -157,15 +162,17 @@ public struct LayerCard: Codable, Sendable, Equatable {
     /// L×L, symmetric, unit diagonal (spec §3).
     public var coupling: [[Double]]
     public var cost_model: CostModel
+    /// Added by the probe stage (spec §5); nil on a card straight from profile.
+    public var probe: CardProbe?
 
     public init(spec_version: Int = layerCardSpecVersion, schema_version: Int = LayerCard.schemaVersion, tool_version: String,
                 model_id: String, architecture: String, config: ModelConfig, model_fingerprint: String, dataset: DatasetInfo,
                 parameters: CardParameters, loss: Double, tokens: Int, modules: [ModuleStats], layers: [LayerStats],
-                coupling: [[Double]], cost_model: CostModel) {
+                coupling: [[Double]], cost_model: CostModel, probe: CardProbe? = nil) {
         self.spec_version = spec_version; self.schema_version = schema_version; self.tool_version = tool_version
         self.model_id = model_id; self.architecture = architecture; self.config = config
         self.model_fingerprint = model_fingerprint; self.dataset = dataset; self.parameters = parameters
         self.loss = loss; self.tokens = tokens; self.modules = modules; self.layers = layers; self.coupling = coupling
-        self.cost_model = cost_model
+        self.cost_model = cost_model; self.probe = probe
     }
 }

@@ -1,8 +1,10 @@
-// probe.json (outputs/<id>/probe.json) and the probe's additions to card.json: per-layer measured_gain and
-// measured_step_seconds, the set table and the Spearman correlations of measured_gain with the card's signals.
-// The card is edited as generic JSON so every field written by other stages survives; only optional fields are
-// added. Deliberately no HDF5 edit (card.h5 is rewritten by profile; the probe fields live in card.json).
+// probe.json (outputs/<id>/probe.json) and the probe's additions to the card: per-layer measured_gain and
+// probe_step_seconds, the set table and the Spearman correlations of measured_gain with the card's signals.
+// card.json is edited as generic JSON so every field written by other stages survives; only optional fields are
+// added. card.h5 is then rewritten from the LayerCard decoded from exactly those card.json bytes (one value, two
+// files), so it carries the same measured columns, correlations and set table (layout: LayerCard+HDF5.swift).
 import Foundation
+import LCCard
 import LCCore
 
 /// One layer set's measured numbers (the strategy table).
@@ -53,7 +55,8 @@ public struct ProbeReport: Codable, Sendable, Equatable {
     public var schema_version = ProbeReport.schemaVersion
     public var tool_version = ToolInfo.version
     public var model_id: String
-    /// Fingerprint of the weight store (load manifest).
+    /// Fingerprint of the weight store: its SHA-256 from the load manifest (else the manifest's fingerprint), the
+    /// same convention as the card's model_fingerprint so the report can tell whether both describe one store.
     public var model_fingerprint: String
     public var dataset: ProbeDatasetInfo
     public var settings: ProbeSettings
@@ -108,9 +111,13 @@ public enum ProbeCard {
     /// Adds `measured_gain`, `probe_step_seconds`, `probe_peak_bytes` (and `measured_step_seconds` /
     /// `measured_peak_bytes` where the card has none from profile) to the probed layers and a `probe`
     /// object (settings, sets, correlations, measured layers) to card.json, rewritten atomically. Other fields are
-    /// kept as they are. Layers not probed keep whatever they had.
-    public static func update(cardURL: URL, report: ProbeReport) throws {
-        guard var (root, layers) = try readLayers(cardURL) else { return }
+    /// kept as they are. Layers not probed keep whatever they had. Then card.h5 (beside card.json) is rewritten
+    /// atomically from the LayerCard those card.json bytes decode to, before card.json itself is replaced.
+    /// - Returns: nil when both files were written; a note when card.json is not a complete Layer Card (then only
+    ///   card.json is written and an existing card.h5 keeps its older content).
+    @discardableResult
+    public static func update(cardURL: URL, report: ProbeReport) throws -> String? {
+        guard var (root, layers) = try readLayers(cardURL) else { return nil }
         let byLayer = Dictionary(report.layers.compactMap { r in r.layers.first.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })
         for i in layers.indices {
             guard let l = (layers[i]["layer"] as? NSNumber)?.intValue, let r = byLayer[l] else { continue }
@@ -139,6 +146,18 @@ public enum ProbeCard {
         let out: Data
         do { out = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]) }
         catch { throw LCError.format(path: cardURL.path, message: "cannot re-encode card: \(error)") }
-        try AtomicFile.write(out + Data("\n".utf8), to: cardURL)
+        let bytes = out + Data("\n".utf8)
+        var note: String?
+        let card: LayerCard?
+        do { card = try LayerCard.decode(bytes, path: cardURL.path) } catch {
+            card = nil
+            note = "card.h5 not updated: the edited \(cardURL.lastPathComponent) is not a complete Layer Card (\(error))"
+        }
+        if let card { try card.writeHDF5(to: h5URL(cardURL)) }
+        try AtomicFile.write(bytes, to: cardURL)
+        return note
     }
+
+    /// card.h5 beside card.json.
+    public static func h5URL(_ cardURL: URL) -> URL { cardURL.deletingPathExtension().appendingPathExtension("h5") }
 }

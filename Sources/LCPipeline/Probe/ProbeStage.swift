@@ -1,7 +1,7 @@
 // The probe stage (layer-card-spec §5–§6, issue 7): loads a model from its weight store, splits the data, runs a
 // single-layer LoRA probe per layer (or a budget's subsample) and one run per layer set (the rank stage's
 // selections and the §6 baselines at the same k), then writes outputs/<id>/probe.json and adds the measured columns
-// and correlations to card.json when a card exists. Deliberately sequential runs (2-core machines) and no resume.
+// and correlations to card.json and card.h5 when a card exists. Deliberately sequential runs (2-core machines) and no resume.
 import Foundation
 import LCCore
 import LCModel
@@ -173,14 +173,16 @@ public enum ProbeStage {
         } else {
             notes.append("no card.json (run `layercard profile` first): no correlations with the card's signals")
         }
-        var report = ProbeReport(model_id: rq.model, model_fingerprint: weights.manifest.fingerprint, dataset: info,
+        var report = ProbeReport(model_id: rq.model, model_fingerprint: weights.manifest.store_sha256 ?? weights.manifest.fingerprint, dataset: info,
                                  settings: rq.settings, eval_loss_before: before, layers: layerRuns, measured_layers: wanted,
                                  k: k, sets: sets, correlations: correlations, notes: notes, elapsed_seconds: 0)
         report.elapsed_seconds = Date().timeIntervalSince(started)
         let out = reportURL(ws, model: rq.model)
         try FileManager.default.createDirectory(at: out.deletingLastPathComponent(), withIntermediateDirectories: true)
         try AtomicFile.write(try JSON.encode(report), to: out)
-        if card != nil { try ProbeCard.update(cardURL: cardURL, report: report) }
+        if card != nil, let note = try ProbeCard.update(cardURL: cardURL, report: report) {
+            logger.warning("\(note)", metadata: ["model": "\(rq.model)"])
+        }
         logger.info("probe done", metadata: ["model": "\(rq.model)", "seconds": "\(String(format: "%.1f", report.elapsed_seconds))",
                                              "report": "\(out.path)"])
         return report
@@ -200,8 +202,8 @@ public enum ProbeStage {
         report.correlations = ProbeCard.correlations(measured: measured, cardLayers: card.layers)
         report.notes.removeAll { $0.hasPrefix("no card.json") }
         try AtomicFile.write(try JSON.encode(report), to: pu)
-        try ProbeCard.update(cardURL: cu, report: report)
-        logger.info("probe card updated", metadata: ["model": "\(model)", "card": "\(cu.path)"])
+        if let note = try ProbeCard.update(cardURL: cu, report: report) { logger.warning("\(note)", metadata: ["model": "\(model)"]) }
+        logger.info("probe card updated", metadata: ["model": "\(model)", "card": "\(cu.path)", "h5": "\(ProbeCard.h5URL(cu).path)"])
         return report
     }
 

@@ -40,16 +40,8 @@ public enum ProbeText {
         return o.joined(separator: "\n")
     }
 
-    /// "On this model and data, the card's performance choice reached X % of all-layer LoRA with k layers, Y× per step."
+    /// The verdict the report prints (ReportProbe.verdict): the card's choice vs all layers and the best baseline.
     public static func verdict(_ r: ProbeReport) -> String? {
-        guard let p = r.sets.first(where: { $0.name == "performance" }), let frac = p.gain_fraction, let sp = p.speedup else { return nil }
-        let best = r.sets.filter { $0.name.hasSuffix("-k") }.max { $0.gain < $1.gain }  // best baseline
-        var s = "On this model and data, the card's performance choice \(p.layers) reached \(f(frac * 100, 1)) % of the all-layer gain "
-            + "with \(p.layers.count) layers at \(f(sp, 2))× the all-layer step speed."
-        if let b = best {
-            s += b.gain > p.gain ? " It lost to the \(b.name) baseline (gain \(f(b.gain, 5)) vs \(f(p.gain, 5)))."
-                : " It beat every baseline (best: \(b.name), \(f(b.gain, 5)))."
-        }
-        return s
+        r.sets.isEmpty ? nil : ReportProbe(report: r).verdict()
     }
 }

@@ -45,6 +45,10 @@ public struct Decision: Sendable {
     public var signal: Signal
     /// Where the per-layer signal came from, in words.
     public var signalSource: String
+    /// Why this signal: requested, or the spec §6 default (measured_gain when every layer was probed) and why.
+    public var signalReason: String
+    /// True when the caller named the signal (--signal), false for the default.
+    public var signalRequested: Bool
     public var selector: Selector
     public var selections: [Selection]
     public var rank: Int
@@ -99,7 +103,14 @@ public enum Decide {
     public static func decide(_ card: LayerCard, options o: DecisionOptions) throws -> Decision {
         let modules = try validateModules(o.modules, arch: card.architecture)
         let (signalCard, source) = restrict(card, to: modules)
-        let signal = o.signal ?? Signal.defaultSignal(for: card)
+        let (signal, reason): (Signal, String)
+        if let s = o.signal {
+            let dflt = Signal.defaultChoice(for: card)
+            signal = s
+            reason = "requested (--signal \(s.rawValue))" + (dflt.signal != s ? "; the default would be \(dflt.signal.rawValue) (\(dflt.reason))" : "")
+        } else {
+            (signal, reason) = Signal.defaultChoice(for: card)
+        }
         let selector = try Selector(card: signalCard, signal: signal)
         if o.resolvedObjectives == [.cost], o.k != nil {
             throw LCError.usage("--k does not apply to --objective cost (it takes --target-fraction)")
@@ -114,7 +125,8 @@ public enum Decide {
         let alpha = o.alpha ?? Double(2 * r)
         guard alpha > 0, alpha.isFinite else { throw LCError.usage("--alpha must be positive") }
         guard (0..<1).contains(o.dropout) else { throw LCError.usage("--dropout must be in [0, 1)") }
-        return Decision(card: card, signalCard: signalCard, modules: modules, signal: signal, signalSource: source, selector: selector,
+        return Decision(card: card, signalCard: signalCard, modules: modules, signal: signal, signalSource: source, signalReason: reason,
+                        signalRequested: o.signal != nil, selector: selector,
                         selections: sels, rank: r, alpha: alpha, dropout: o.dropout, baseModel: o.baseModel ?? card.model_id)
     }
 }

@@ -40,6 +40,12 @@ public struct SelectionFile: Codable, Sendable, Equatable {
     public var card_sha256: String
     public var signal: Signal
     public var signal_source: String
+    /// Why this signal was used: "requested (--signal …)" or the spec §6 default and its reason (measured_gain when
+    /// every layer was probed; grad_norm without a probe or when the probe covered only some layers). Optional so
+    /// selection files from before it still decode.
+    public var signal_reason: String?
+    /// Whether --signal named it (false = the default).
+    public var signal_requested: Bool?
     public var modules: [String]
     /// "layer 0 = input side (next to the embeddings)".
     public var layer_convention = "layer 0 = input side (next to the embeddings)"
@@ -113,6 +119,7 @@ public enum RankStage {
                 continue
             }
             let d = try Decide.decide(card, options: req.options)
+            logger.info("signal", metadata: ["model": "\(id)", "signal": "\(d.signal.rawValue)", "why": "\(d.signalReason)"])
             let records = try writeOutputs(d, ws: ws, id: id, cardURL: cURL)
             try writeManifest(ws, DecisionManifest(stage: "rank", model_id: id, status: .ok, fingerprint: fp, options: req.options,
                                                    card_path: cURL.path, card_sha256: sha, outputs: records))
@@ -123,6 +130,7 @@ public enum RankStage {
                                                    "speedup": "\(String(format: "%.3f", s.chosen.speedup))"])
             }
             let summary = d.selections.map { "\($0.objective.rawValue) \($0.chosen.layers)" }.joined(separator: "; ")
+                + " (signal \(d.signal.rawValue): \(d.signalReason))"
             out.append(StageOutcome(modelID: id, status: .ok, skipped: false, message: summary))
         }
         return out
@@ -170,7 +178,8 @@ public enum RankStage {
             let peftDir = dir.appendingPathComponent("peft/\(s.objective.rawValue)", isDirectory: true)
             let cfg = PEFTExport.loraConfig(d, layers: s.chosen.layers)
             let file = SelectionFile(model_id: id, spec_version: d.card.spec_version, card_path: cardURL.path, card_sha256: cardSHA,
-                                     signal: d.signal, signal_source: d.signalSource, modules: d.modules,
+                                     signal: d.signal, signal_source: d.signalSource, signal_reason: d.signalReason,
+                                     signal_requested: d.signalRequested, modules: d.modules,
                                      lora: .init(r: d.rank, lora_alpha: d.alpha, lora_dropout: d.dropout,
                                                  target_modules: cfg.target_modules, base_model_name_or_path: d.baseModel),
                                      selection: s, coupling_min_eigenvalue: d.selector.gain.couplingMinEigenvalue, peft_dir: peftDir.path)

@@ -13,7 +13,7 @@ public enum ReportMarkdown {
         s += "## Model and data\n\n| | |\n|---|---|\n"
         for (k, v) in provenance(r) { s += "| \(k) | \(v.replacingOccurrences(of: "|", with: "\\|")) |\n" }
         s += "\n## Recommended layers\n\n"
-        s += "Signal: `\(d.signal.rawValue)` (\(d.signalSource)). Target modules: `\(d.modules.joined(separator: ","))`. "
+        s += "Signal: `\(d.signal.rawValue)` (\(d.signalSource)); why: \(d.signalReason). Target modules: `\(d.modules.joined(separator: ","))`. "
         s += "gain(all) = \(T.sci(d.selector.gainAll)) (quadratic-model units); cost(all) = \(T.sci(d.selector.cost.costAll)) \(d.selector.cost.unit). Parameters: \(r.optionsSource).\n\n"
         s += "| objective | layers | gain share | cost / cost(all) | speedup | method |\n|---|---|---|---|---|---|\n"
         for sel in d.selections {
@@ -36,7 +36,9 @@ public enum ReportMarkdown {
             s += "| \(l) | \(T.sci(st.grad_norm)) | \(T.sci(st.resnorm)) | \(T.sci(st.resnorm_lora)) | \(T.sci(st.act_energy_mean)) | \(T.pct(r.predictedShare[l])) | \(T.pct(st.cost / max(d.selector.cost.costAll, 1e-300))) |"
             s += hasMeasured ? " \(st.measured_gain.map(T.sci) ?? "") |\n" : "\n"
         }
-        if let corr = measuredCorrelations(c) {
+        if let p = r.probe {
+            s += probeSection(p, r)
+        } else if let corr = measuredCorrelations(c) {
             s += "\n## Measured performance\n\nSpearman rank correlation of the probe's measured_gain with each cheap signal (which signal to trust for this model and data):\n\n| signal | Spearman with measured_gain |\n|---|---|\n"
             for (k, v) in corr { s += "| \(k) | \(String(format: "%.3f", v)) |\n" }
         }
@@ -49,6 +51,39 @@ public enum ReportMarkdown {
             s += "| \(i + 1) | \(m.label) | \(T.pct(m.x)) | \(T.pct(m.y)) | \(onFront ? "yes" : "no") |\n"
         }
         s += "\n## Caveats\n\n" + ReportText.caveats.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        return s
+    }
+
+    /// The probe's section: verdict, measured vs predicted per probed layer, measured strategy table, correlations.
+    static func probeSection(_ p: ReportProbe, _ r: ReportData) -> String {
+        let d = r.decision, T = ReportText.self
+        var s = "\n## Measured performance (probe)\n\n"
+        s += "**Verdict.** " + p.verdict(current: d.selections.first { $0.objective == .performance }?.chosen.layers) + "\n\n"
+        if let w = p.warning { s += "**Warning:** \(w)\n\n" }
+        s += "From \(p.source). Probed \(p.measured.count) of \(p.layerCount) layers \(T.layers(p.measuredLayers))"
+        s += (p.settings.map { "; \($0)" } ?? "") + ". Held-out gain = eval loss before − after a short LoRA fine-tune (nats per target token); s/step = median seconds per training step.\n"
+        if !p.sets.isEmpty {
+            s += "\n### Strategies, measured (k = \(p.k))\n\n| set | layers | held-out gain (nats/token) | % of all-layer gain | s/step | speed-up vs all layers |\n|---|---|---|---|---|---|\n"
+            for x in p.sets {
+                let name = x.name.replacingOccurrences(of: "-k", with: "-\(x.layers.count)") + (x.isCardChoice ? " (card)" : "")
+                let layers = x.name == "random-k" ? "mean of \(x.draws ?? 1) random draws" : T.layers(x.layers)
+                s += "| \(x.isCardChoice ? "**\(name)**" : name) | \(layers) | \(ReportProbe.gainText(x.gain)) | \(x.gainFraction.map(T.pct) ?? "–") | "
+                    + "\(String(format: "%.3f", x.stepSeconds)) | \(x.speedup.map { String(format: "%.2f×", $0) } ?? "–") |\n"
+            }
+        }
+        s += "\n### Measured vs predicted per layer\n\nEach column divided by its largest magnitude (measured_gain over the probed layers, the card's columns over all layers); the plot is in report.html.\n\n"
+        s += "| layer | measured_gain (nats/token) | measured / max | grad_norm / max | predicted_gain / max |\n|---|---|---|---|---|\n"
+        let sc = p.scaledSeries(d.signalCard.layers)
+        for l in p.measuredLayers {
+            s += "| \(l) | \(ReportProbe.gainText(p.measured[l] ?? 0)) | " + sc.map { (l < $0.values.count ? $0.values[l] : nil).map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: " | ") + " |\n"
+        }
+        if !p.correlations.isEmpty {
+            s += "\n### How well the card's signals predicted the measurement\n\n| signal | Spearman ρ with measured_gain | p (two-sided) | n layers |\n|---|---|---|---|\n"
+            for c in p.correlations {
+                s += "| \(c.signal) | \(c.spearman.map { String(format: "%.3f", $0) } ?? "– (constant)") | \(c.p_value.map { String(format: "%.3g", $0) } ?? "–") | \(c.n) |\n"
+            }
+        }
+        if !p.notes.isEmpty { s += "\n" + p.notes.map { "- note: \($0)" }.joined(separator: "\n") + "\n" }
         return s
     }
 

@@ -1,6 +1,7 @@
 // The report stage: card (+ the rank stage's parameters, when its outputs match the card) →
 // outputs/<id>/report.md, report.html (one self-contained file, inline SVG, no scripts, no
-// network) and card.csv (one row per module), then manifests/<id>/report.json last.
+// network) and card.csv (one row per module), then manifests/<id>/report.json last. When the probe has run
+// (outputs/<id>/probe.json or the card's probe object) both reports get a measured-performance section.
 import Foundation
 import LCCard
 import LCCore
@@ -29,6 +30,8 @@ public struct ReportData: Sendable {
     /// PEFT adapter_config.json text per objective.
     public var peftJSON: [Objective: String]
     public var optionsSource: String
+    /// The probe's measured numbers (probe.json, else the card's probe object); nil = no probe section.
+    public var probe: ReportProbe?
 }
 
 public enum ReportStage {
@@ -47,12 +50,14 @@ public enum ReportStage {
         return DecisionOptions(objectives: Objective.allCases.filter { files[$0] != nil },
                                k: files[.performance]?.selection.k ?? files[.balanced]?.selection.k,
                                targetFraction: f,
-                               modules: any.modules, signal: any.signal, rank: any.lora.r, alpha: any.lora.lora_alpha,
+                               // A defaulted signal stays a default (re-derived from the card, with its reason).
+                               modules: any.modules, signal: any.signal_requested == false ? nil : any.signal, rank: any.lora.r, alpha: any.lora.lora_alpha,
                                dropout: any.lora.lora_dropout, baseModel: any.lora.base_model_name_or_path)
     }
 
     /// Computes the report's content for one card.
-    public static func prepare(card: LayerCard, cardURL: URL, options: DecisionOptions, optionsSource: String) throws -> ReportData {
+    public static func prepare(card: LayerCard, cardURL: URL, options: DecisionOptions, optionsSource: String,
+                               probe: ReportProbe? = nil) throws -> ReportData {
         var opts = options
         opts.objectives = []  // the report always shows all three objectives
         if options.objectives.count == 1 && options.objectives == [.cost] { opts.k = nil }
@@ -68,7 +73,7 @@ public enum ReportStage {
             peft[s.objective] = compactJSON(try PEFTExport.adapterConfigJSON(d, layers: s.chosen.layers))
         }
         return ReportData(decision: d, cardPath: cardURL.path, cardSHA256: try Hashing.sha256(file: cardURL), cloud: cloud,
-                          predictedShare: share, peftJSON: peft, optionsSource: optionsSource)
+                          predictedShare: share, peftJSON: peft, optionsSource: optionsSource, probe: probe)
     }
 
     public static func run(_ req: ReportRequest, logger: Logger) throws -> [StageOutcome] {
@@ -92,7 +97,8 @@ public enum ReportStage {
                 out.append(StageOutcome(modelID: id, status: .failed, skipped: false, message: "\(error)"))
                 continue
             }
-            let data = try prepare(card: card, cardURL: cURL, options: opts, optionsSource: source)
+            let data = try prepare(card: card, cardURL: cURL, options: opts, optionsSource: source,
+                                   probe: ReportProbe.load(ws, id: id, card: card))
             let dir = ws.outputDir(model: id)
             var records: [OutputRecord] = []
             records.append(try RankStage.record(Data(ReportMarkdown.render(data).utf8), dir.appendingPathComponent("report.md")))
