@@ -22,30 +22,37 @@ enum ProfileCoupling {
     ///   - batches: token ids per batch (same batching as the statistics pass).
     ///   - steps: per layer, module → D (d_out × d_in), from `ModuleAccumulator.statistics(wantSteps: true)`.
     ///   - workBytes: bound on the block activations of one stacked call (streams are chunked to fit).
-    static func compute(model: TransformerModel, batches: [[[Int]]], steps: [[String: StepDirection]], order: [String],
+    ///   Layer j's directions are released (set to [:]) once the last batch has started its streams: on a big model
+    ///   they are most of the phase's memory.
+    static func compute(model: TransformerModel, batches: [[[Int]]], steps: inout [[String: StepDirection]], order: [String],
                         workBytes: Int = 512 << 20, progress: (Step) -> Void) throws -> [[Double]] {
         let c = model.config, L = c.numLayers, C = c.hiddenSize, arch = c.architecture
         guard steps.count == L else { throw LCError.usage("coupling: need step directions for all \(L) layers") }
-        // ε per layer from the stacked target-module weights and steps.
-        var eps = [Double](repeating: 0, count: L)
-        for l in 0..<L {
+        guard !batches.isEmpty else { return gramIdentity(L) }
+        // ε per layer from the stacked target-module weights and steps, computed when the sweep first fetches the
+        // layer (a streamed model reads each layer once per batch, not once more for ε).
+        var eps = [Double?](repeating: nil, count: L)
+        func epsilon(_ l: Int, _ lw: LayerWeights) throws -> Double {
+            if let e = eps[l] { return e }
             var w2 = 0.0, d2 = 0.0
             for m in order {
-                guard let role = moduleWeightRole(arch: arch, module: m), let w = try model.layerWeights(l)[role], let d = steps[l][m] else { continue }
+                guard let role = moduleWeightRole(arch: arch, module: m), let w = lw[role], let d = steps[l][m] else { continue }
                 guard d.count == w.count else {
                     throw LCError.usage("coupling: layer \(l) module \(m) step has \(d.count) values, weight has \(w.count)")
                 }
                 for i in 0..<w.count { w2 += Double(w.ptr[i]) * Double(w.ptr[i]) }
                 d2 += d.frobeniusNormSquared()
             }
-            eps[l] = d2 > 0 ? relativeStep * w2.squareRoot() / d2.squareRoot() : 0
+            let e = d2 > 0 ? relativeStep * w2.squareRoot() / d2.squareRoot() : 0
+            eps[l] = e
+            return e
         }
         func perturbed(_ l: Int, _ base: LayerWeights, sign: Double) -> LayerWeights {
             var lw = base
             for m in order {
                 guard let role = moduleWeightRole(arch: arch, module: m), let w = base[role], let d = steps[l][m] else { continue }
                 let nb = FloatBuffer(count: w.count)
-                d.addScaled(Float(sign * eps[l]), to: w.cptr, out: nb.ptr)
+                d.addScaled(Float(sign * (eps[l] ?? 0)), to: w.cptr, out: nb.ptr)
                 lw.buffers[role] = nb
             }
             return lw
@@ -53,7 +60,8 @@ enum ProfileCoupling {
         let gram = CouplingGram(layers: L)
         var tokensDone = 0, done = 0
         let total = batches.count * L
-        for ids in batches {
+        for (bi, ids) in batches.enumerated() {
+            let lastBatch = bi == batches.count - 1
             let batch = try model.makeBatch(ids)
             let rows = realRows(batch.lengths)
             let n = rows.reduce(0) { $0 + $1.count } * C
@@ -86,20 +94,21 @@ enum ProfileCoupling {
             for j in 0..<L {
                 defer { done += 1; progress(Step(step: done, total: total, tokens: tokensDone + positions * (j + 1) / L)) }
                 let w = try model.layerWeights(j)
-                if eps[j] > 0 {
+                if try epsilon(j, w) > 0 {
                     let p = FloatBuffer(count: primal.count), q = FloatBuffer(count: primal.count)
                     p.ptr.update(from: primal.cptr, count: primal.count); q.ptr.update(from: primal.cptr, count: primal.count)
                     try run(j, perturbed(j, w, sign: 1), [p])
                     try run(j, perturbed(j, w, sign: -1), [q])
                     streams.append((j, p, q))
                 }
+                if lastBatch { steps[j] = [:] }
                 // Streams started below j and the unperturbed one go through block j with its own weights.
                 try run(j, w, streams.filter { $0.layer < j }.flatMap { [$0.plus, $0.minus] } + [primal])
             }
             var U = [Float](repeating: 0, count: L * n)
             for s in streams {
                 let hp = model.finalHidden(s.plus, batch: batch), hm = model.finalHidden(s.minus, batch: batch)
-                let inv = Float(1 / (2 * eps[s.layer]))
+                let inv = Float(1 / (2 * (eps[s.layer] ?? 1)))
                 var k = s.layer * n
                 for r in rows {
                     for i in (r.lowerBound * C)..<(r.upperBound * C) { U[k] = (hp.ptr[i] - hm.ptr[i]) * inv; k += 1 }
@@ -110,4 +119,6 @@ enum ProfileCoupling {
         }
         return gram.coupling()
     }
+
+    static func gramIdentity(_ L: Int) -> [[Double]] { (0..<L).map { i in (0..<L).map { $0 == i ? 1.0 : 0.0 } } }
 }

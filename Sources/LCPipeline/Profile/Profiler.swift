@@ -140,7 +140,7 @@ public enum Profiler {
             t0 = Date()
             let cSeqs = Array(sequences.prefix(o.couplingRecords ?? sequences.count))
             let cBatches = stride(from: 0, to: cSeqs.count, by: o.batch).map { cSeqs[$0..<min($0 + o.batch, cSeqs.count)].map(\.ids) }
-            coupling = try ProfileCoupling.compute(model: model, batches: cBatches, steps: steps,
+            coupling = try ProfileCoupling.compute(model: model, batches: cBatches, steps: &steps,
                                                    order: order) { p in progress(ProfileProgress(phase: "coupling", step: p.step,
                                                        total: p.total, tokens: p.tokens, elapsed: Date().timeIntervalSince(t0))) }
             timings["coupling"] = Date().timeIntervalSince(t0)

@@ -173,7 +173,9 @@ final class ProfileGramTests: XCTestCase {
             for a in 0..<L { for b in 0..<L { gram[a * L + b] += zip(U[a], U[b]).reduce(0) { $0 + $1.0 * $1.1 } } }
         }
         for work in [1, 3 * 4 * BlockActivations.floatCount(config: config, B: 2, T: 9), 1 << 30] {
-            let cpl = try ProfileCoupling.compute(model: model, batches: batches, steps: steps, order: order, workBytes: work) { _ in }
+            var owned = steps
+            let cpl = try ProfileCoupling.compute(model: model, batches: batches, steps: &owned, order: order, workBytes: work) { _ in }
+            XCTAssertTrue(owned.allSatisfy(\.isEmpty), "directions are released after the last batch")
             for a in 0..<L {
                 XCTAssertEqual(cpl[a][a], 1)
                 for b in 0..<L {
