@@ -48,7 +48,8 @@ final class ProbeCardReportTests: XCTestCase {
 
     /// A probe.json for a 6-layer card: single-layer runs at `layers` (gain 0.01·(6−l), 0.1 + 0.05·(5−l) s/step),
     /// and the set table performance [0, 1] 0.03 / 0.25 s, top-k [4, 5] `topGain` / 0.10 s, bottom-k [0, 1] 0.02 /
-    /// 0.25 s, mid-k (no fraction: artificially without speed-up/fraction) , random-k (2 draws), all 0.05 / 0.40 s.
+    /// 0.25 s, mid-k [2, 3] 0.01 / 0.2 s with its fraction and speed-up removed (the report must render a set without
+    /// them), random-k (2 draws), all 0.05 / 0.40 s.
     static func probeReport(model: String, layers: [Int] = Array(0..<6), topGain: Double = 0.04, fingerprint: String = "0000") -> ProbeReport {
         let all = (gain: 0.05, step: 0.40)
         let d1 = run([1, 4], gain: 0.025, step: 0.3), d2 = run([2, 3], gain: 0.015, step: 0.2)
