@@ -3,10 +3,11 @@
 # fixed seed), release build. Prints seconds for forward+backward(+G/C accumulation), statistics, coupling and
 # cost measurement, the forward+backward's achieved GFLOP/s (analytic FLOPs over real positions), a plain
 # cblas_sgemm of the same FLOPs in the same process (hidden --bench-sgemm flag), and their ratio.
-# Usage: scripts/bench/profile.sh [threads]      (default: all cores)
+# Usage: scripts/bench/profile.sh [threads] [extra profile args...]   (default: all cores; e.g. --statistics-form primal)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS="${1:-$(nproc)}"
+shift || true
 CACHE="${LAYERCARD_CACHE:-$HOME/.cache/layercard}"
 GGUF="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 [ -f "$GGUF" ] || { echo "missing $GGUF: run scripts/setup.sh" >&2; exit 2; }
@@ -25,12 +26,13 @@ PY
 "$BIN" load --all --workspace "$WS" >/dev/null
 ID=SmolLM2-135M-Instruct.Q4_1
 /usr/bin/time -f "%e s wall, %U s user CPU, %S s sys, %M KB peak RSS; load average $(cut -d" " -f1-3 /proc/loadavg)" "$BIN" profile "$ID" --workspace "$WS" --dataset "$DATA" --max-tokens 128 \
-    --batch 4 --threads "$THREADS" --force --bench-sgemm 2> "$WS/profile.log" >/dev/null || { tail -20 "$WS/profile.log"; exit 1; }
-python3 - "$WS/manifests/$ID/profile.json" "$(tail -1 "$WS/profile.log")" "$THREADS" <<'PY'
+    --batch 4 --threads "$THREADS" --force --bench-sgemm "$@" 2> "$WS/profile.log" >/dev/null || { tail -20 "$WS/profile.log"; exit 1; }
+python3 - "$WS/manifests/$ID/profile.json" "$(tail -1 "$WS/profile.log")" "$THREADS" "$WS/outputs/$ID/card.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
+m["statistics_form"] = json.load(open(sys.argv[4]))["parameters"].get("statistics_form")
 t = m["timings"]
-print(f"[bench profile] SmolLM2-135M Q4_1, 4x128 tokens, {sys.argv[3]} threads, loss {m['loss']:.4f}")
+print(f"[bench profile] SmolLM2-135M Q4_1, 4x128 tokens, {sys.argv[3]} threads, loss {m['loss']:.4f}, statistics form {m.get('statistics_form', '?')}")
 print(f"[bench profile] forward+backward {t['forward_backward']:.2f} s, statistics {t['statistics']:.2f} s, "
       f"coupling {t.get('coupling', 0):.2f} s, cost measurement {t.get('cost', 0):.2f} s, total {m['seconds']:.2f} s")
 print(f"[bench profile] forward+backward {m['forward_backward_flops']/1e9:.1f} GFLOP at {m['forward_backward_gflops']:.1f} GFLOP/s; "
