@@ -123,8 +123,7 @@ public final class ModuleAccumulator: @unchecked Sendable {
         if let g = grads[module] { gs = g } else { gs = GradientSum(dIn: dIn, dOut: dOut, gram: grp.gram); grads[module] = gs }
         guard n > 0 else { return }
         if gs.gram {
-            gs.deltaRows.reserveCapacity(gs.deltaRows.count + n * dOut)
-            for i in 0..<(n * dOut) { gs.deltaRows.append(Float(scale * Double(dRows[i]))) }
+            gs.deltaRows.append(contentsOf: dRows[0..<(n * dOut)].lazy.map { Float(scale * Double($0)) })
             return
         }
         if gBatch.count < dIn * dOut { gBatch = [Float](repeating: 0, count: dIn * dOut) }

@@ -66,8 +66,10 @@ public enum StepDirection: Sendable {
 }
 
 /// X Xᵀ (n, n) in Float64 of a Float32 (n, k) row-major matrix.
-func rowGram64(_ x: [Float], n: Int, k: Int) -> [Double] {
-    let x64 = x.map(Double.init)
+func rowGram64(_ x: [Float], n: Int, k: Int) -> [Double] { rowGram64(x.map(Double.init), n: n, k: k) }
+
+/// X Xᵀ (n, n) of a Float64 (n, k) row-major matrix.
+func rowGram64(_ x64: [Double], n: Int, k: Int) -> [Double] {
     var S = [Double](repeating: 0, count: n * n)
     x64.withUnsafeBufferPointer { xb in
         S.withUnsafeMutableBufferPointer { rowGramAccumulateUpper($0.baseAddress.unsafelyUnwrapped, xb.baseAddress.unsafelyUnwrapped, M: n, K: k) }
@@ -242,7 +244,7 @@ extension ModuleAccumulator {
         func fail(_ msg: String) -> LCError { .format(path: "layer \(layer) module \(grp.modules.joined(separator: ","))", message: msg) }
         let A = grp.rows.map(Double.init)
         guard A.count == N * d else { throw fail("internal: \(A.count) input values for \(N) rows of \(d)") }
-        let K = rowGram64(grp.rows, n: N, k: d)
+        let K = rowGram64(A, n: N, k: d)
         var trK = 0.0
         for i in 0..<N { trK += K[i * N + i] }
         let tr = trK / Double(N)
@@ -280,14 +282,14 @@ extension ModuleAccumulator {
             guard let gs = grads[m] else { continue }
             let dOut = gs.dOut
             guard gs.deltaRows.count == N * dOut else { throw fail("internal: module \(m) has \(gs.deltaRows.count / max(dOut, 1)) gradient rows, its input \(N)") }
-            let E = rowGram64(gs.deltaRows, n: N, k: dOut)
+            let D64 = gs.deltaRows.map(Double.init)
+            let E = rowGram64(D64, n: N, k: dOut)
             var g2 = 0.0, res2 = 0.0
             for i in 0..<(N * N) { g2 += K[i] * E[i]; res2 += X[i] * E[i] }
             // resnorm_lora through P = A A0ᵀ (N, r).
             let j = moduleOrder.firstIndex(of: m) ?? moduleOrder.count
             let A0 = loraA0(seed: loraSeed, layer: layer, moduleIndex: j, r: r, dIn: d)
             var P = [Double](repeating: 0, count: N * r), GB = [Double](repeating: 0, count: dOut * r), Cp = [Double](repeating: 0, count: r * r)
-            let D64 = gs.deltaRows.map(Double.init)
             A.withUnsafeBufferPointer { ab in
                 A0.withUnsafeBufferPointer { a0 in
                     P.withUnsafeMutableBufferPointer {
