@@ -68,7 +68,10 @@ public final class ModuleAccumulator: @unchecked Sendable {
     ///   nil keeps the primal G/C form everywhere; 0 forces Gram mode everywhere (tests).
     public init(layer: Int, gramRows: Int? = nil) { self.layer = layer; self.gramBelowWidth = gramRows }
 
-    func usesGram(d: Int) -> Bool { gramBelowWidth.map { d > $0 } ?? false }
+    func usesGram(d: Int) -> Bool { Self.usesGram(d: d, gramRows: gramBelowWidth) }
+
+    /// The one rule for which form an input group of width `d` takes, given `init`'s `gramRows`.
+    public static func usesGram(d: Int, gramRows: Int?) -> Bool { gramRows.map { d > $0 } ?? false }
 
     /// Module names seen, in first-seen order of their input groups.
     public var moduleNames: [String] { groups.flatMap(\.modules) }

@@ -60,7 +60,7 @@ public struct ProfileResult: Sendable {
     /// Seconds per phase: forward_backward, statistics, coupling, cost.
     public var timings: [String: Double]
     /// Analytic FLOPs of the forward+backward phase (forward, activation gradients of every layer and the head,
-    /// and the G = deltaᵀa products), over the real positions.
+    /// and the G = deltaᵀa products of the modules in the primal form), over the real positions.
     public var forwardBackwardFlops: Double
     /// "primal", "gram" or "mixed" (see `StatisticsForm`).
     public var statisticsForm: String = "primal"
@@ -175,10 +175,10 @@ public enum Profiler {
         }
         // G = δᵀa products are only computed in the primal form (Gram mode keeps rows instead).
         let weightGrad = dims.reduce(0.0) { $0 + $1.reduce(0.0) { acc, m in
-            (gramRows.map { m.dIn > $0 } ?? false) ? acc : acc + 2 * Double(m.dIn) * Double(m.dOut) } }
+            ModuleAccumulator.usesGram(d: m.dIn, gramRows: gramRows) ? acc : acc + 2 * Double(m.dIn) * Double(m.dOut) } }
         let adapter0 = dims.first.map { $0.reduce(0.0) { $0 + 6 * Double(o.loraRank) * Double($1.dIn + $1.dOut) } } ?? 0
         let fbFlops = ((analytic.layerCost.first ?? 0) - adapter0 + weightGrad) * Double(positions)
-        let forms = Set(modules.map { m in (gramRows.map { m.d_in > $0 } ?? false) ? "gram" : "primal" })
+        let forms = Set(modules.map { m in ModuleAccumulator.usesGram(d: m.d_in, gramRows: gramRows) ? "gram" : "primal" })
         return ProfileResult(loss: lossSum / Double(P), tokens: P, positions: positions, modules: modules, layers: layers,
                              coupling: coupling, costModel: costModel, timings: timings, forwardBackwardFlops: fbFlops,
                              statisticsForm: forms.count == 1 ? forms.first ?? "primal" : "mixed")
