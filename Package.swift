@@ -49,7 +49,7 @@ let package = Package(
         ]),
         // Command-line front ends shared by the umbrella tool and the per-stage executables.
         .target(name: "LCCLI", dependencies: [
-            "LCPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LCPipeline", "LCKernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "layercard", dependencies: ["LCCLI"]),
         .executableTarget(name: "layercard-ingest", dependencies: ["LCCLI"]),

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LCCore
+import LCKernels
 import LCPipeline
 import Logging
 
@@ -38,6 +39,7 @@ public enum ExitCodes {
 
 /// Runs a command with LayerCard's exit-code contract (ArgumentParser's usage errors exit 2, not 64).
 public func runLayerCard(_ command: ParsableCommand.Type, arguments: [String]? = nil) -> Never {
+    if arguments == nil { BLASRuntime.reexecWithFasterKernelsIfNeeded() }
     do {
         var cmd = try command.parseAsRoot(arguments)
         try cmd.run()

@@ -37,6 +37,12 @@ public struct ProfileCommand: ParsableCommand {
     public var costRepeats = 3
     @Option(name: .customLong("coupling-records"), help: "Coupling vectors cover the positions of the first K records (0 = all; coupling costs about one forward pass per layer).")
     public var couplingRecords = 16
+    @Option(name: .customLong("coupling-max-tokens"), help: "Coupling vectors use at most the first N positions of each coupling record (0 = all). For causal LMs a prefix's hidden states are those of the whole sequence; big models: coupling costs ~L forward passes over its positions.")
+    public var couplingMaxTokens = 0
+    @Option(name: .customLong("cost-method"), help: ArgumentHelp(
+        "repeated: median of forward + truncated backward steps at --cost-depths depths; segmented: every layer from per-stage timings of the statistics pass's first step (no extra passes); auto: segmented when weights are streamed.",
+        valueName: "auto|repeated|segmented"))
+    public var costMethod = "auto"
     @Option(name: .customLong("statistics-form"), help: ArgumentHelp(
         "auto: the exact N×N Gram form for input groups wider than the token count N (big models, few tokens), else the d×d form; primal or gram force one (same numbers).",
         valueName: "auto|primal|gram"))
@@ -58,6 +64,8 @@ public struct ProfileCommand: ParsableCommand {
         if maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
         if maxRecords < 0 { throw ValidationError("--max-records must be ≥ 0 (0 = all)") }
         if couplingRecords < 0 { throw ValidationError("--coupling-records must be ≥ 0 (0 = all)") }
+        if couplingMaxTokens < 0 { throw ValidationError("--coupling-max-tokens must be ≥ 0 (0 = all)") }
+        if CostMethod(rawValue: costMethod) == nil { throw ValidationError("--cost-method must be auto, repeated or segmented (got '\(costMethod)')") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if loraRank < 1 { throw ValidationError("--lora-rank must be at least 1") }
@@ -88,6 +96,8 @@ public struct ProfileCommand: ParsableCommand {
         req.options.batch = batch; req.options.loraRank = loraRank; req.options.loraSeed = seed
         req.options.coupling = !noCoupling; req.options.couplingRecords = couplingRecords == 0 ? nil : couplingRecords
         req.options.costDepths = costDepths; req.options.costRepeats = costRepeats
+        req.options.couplingMaxTokens = couplingMaxTokens == 0 ? nil : couplingMaxTokens
+        req.options.costMethod = CostMethod(rawValue: costMethod) ?? .auto
         req.options.statisticsForm = StatisticsForm(rawValue: statisticsForm) ?? .auto
         let outcomes = try ProfileStage.run(req, logger: logger)
         for o in outcomes {

@@ -90,6 +90,10 @@ public struct CostModel: Codable, Sendable, Equatable {
     public var all_layers_cost: Double
     /// Layers at which step time was measured (others interpolated); empty if not measured.
     public var measured_layers: [Int]
+    /// How the measured step times were obtained: "repeated" (median of forward + truncated backward steps at
+    /// `measured_layers`, interpolated between them) or "segmented" (every layer from per-stage timings of one
+    /// full step: forward + head + the block backwards down to the layer); nil when not measured.
+    public var measured_method: String?
 
     public init(unit: String = "flops_per_token", forward_flops_per_token: Double, adapter_flops_per_token: Double,
                 adapter_params_per_layer: Int, optimizer_bytes_per_layer: Int, all_layers_cost: Double, measured_layers: [Int]) {
@@ -128,13 +132,15 @@ public struct CardParameters: Codable, Sendable, Equatable {
     public var cost_repeats: Int?
     /// Records whose positions the coupling vectors cover (the first ones; nil = all).
     public var coupling_records: Int?
+    /// Positions per coupling record (the first ones; nil = all).
+    public var coupling_max_tokens: Int?
     /// How the per-module statistics were formed per input group: "primal" (d × d C and G), "gram" (N × N Gram
     /// matrices, N < d_in) or "mixed"; the numbers are the same definitions either way (docs/decisions.md).
     public var statistics_form: String?
     public init(max_tokens: Int, batch: Int, lora_rank: Int, lora_seed: UInt64, lambda_rel: Double, precision: String,
                 threads: Int, coupling_method: String, max_records: Int? = nil, cost_depths: Int? = nil, cost_repeats: Int? = nil,
-                coupling_records: Int? = nil, statistics_form: String? = nil) {
-        self.statistics_form = statistics_form
+                coupling_records: Int? = nil, statistics_form: String? = nil, coupling_max_tokens: Int? = nil) {
+        self.statistics_form = statistics_form; self.coupling_max_tokens = coupling_max_tokens
         self.max_tokens = max_tokens; self.batch = batch; self.lora_rank = lora_rank; self.lora_seed = lora_seed
         self.lambda_rel = lambda_rel; self.precision = precision; self.threads = threads; self.coupling_method = coupling_method
         self.max_records = max_records; self.cost_depths = cost_depths; self.cost_repeats = cost_repeats

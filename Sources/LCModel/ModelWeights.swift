@@ -8,10 +8,42 @@ import LCKernels
 /// One transformer block's weights (nil = not used by this architecture). Linear weights are [out,in].
 public struct LayerWeights: Sendable {
     public var buffers: [String: FloatBuffer] = [:]  // role → buffer
+    /// Additive low-rank terms the forward applies after the role's matmul (coupling's W ± εD without forming
+    /// the d_out × d_in matrix). Forward only: the block backward rejects weights that carry them.
+    public var lowRank: [String: LowRankTerm] = [:]
     public init() {}
     public subscript(_ role: String) -> FloatBuffer? { buffers[role] }
     /// Total f32 bytes held.
     public var bytes: Int { buffers.values.reduce(0) { $0 + 4 * $1.count } }
+}
+
+/// W_eff = W + scale · leftᵀ · right for one linear map: `left` (n, d_out) and `right` (n, d_in) row-major.
+/// y = x·W_effᵀ is computed as x·Wᵀ + scale · (x·rightᵀ)·left (2·n·(d_in + d_out) FLOPs per row, not d_in·d_out).
+public struct LowRankTerm: Sendable {
+    public let left: [Float], right: [Float], n: Int, scale: Float
+    public init(left: [Float], right: [Float], n: Int, scale: Float) {
+        self.left = left; self.right = right; self.n = n; self.scale = scale
+    }
+    public var dOut: Int { n > 0 ? left.count / n : 0 }
+    public var dIn: Int { n > 0 ? right.count / n : 0 }
+
+    /// out (rows, dOut) += scale · (inp (rows, dIn) · rightᵀ) · left.
+    public func apply(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
+        guard n > 0, rows > 0, scale != 0 else { return }
+        let dIn = self.dIn, dOut = self.dOut
+        var tmp = [Float](repeating: 0, count: rows * n)
+        tmp.withUnsafeMutableBufferPointer { tb in
+            let t = tb.baseAddress.unsafelyUnwrapped
+            right.withUnsafeBufferPointer { rb in
+                sgemm(transA: false, transB: true, M: rows, N: n, K: dIn, alpha: 1, A: inp, lda: dIn,
+                      B: rb.baseAddress.unsafelyUnwrapped, ldb: dIn, beta: 0, C: t, ldc: n)
+            }
+            left.withUnsafeBufferPointer { lb in
+                sgemm(transA: false, transB: false, M: rows, N: dOut, K: n, alpha: scale, A: t, lda: n,
+                      B: lb.baseAddress.unsafelyUnwrapped, ldb: dOut, beta: 1, C: out, ldc: dOut)
+            }
+        }
+    }
 }
 
 /// All weights of a model. Resident: `global` and `layers` hold everything. Streamed: `layers` is empty and

@@ -5,6 +5,7 @@
 // layer-boundary inputs with each block recomputed just before its backward (checkpointing); weights resident
 // or streamed; a streamed LM head goes through the blockwise cross-entropy. Deliberately no weight-gradient
 // storage (the visitor forms G = Σ deltaᵀ a if it wants) and no gradient for norms/embeddings.
+import Dispatch
 import LCCore
 import LCKernels
 
@@ -21,6 +22,22 @@ public struct ModuleGradient {
     public let N: Int, dIn: Int, dOut: Int
 }
 
+/// Wall-clock seconds of one loss + backward by stage (the segmented cost measurement, docs/decisions.md):
+/// `forward` (embedding and every block, with weight fetches), `head` (final norm, LM head or pooled loss and
+/// their backward), and per layer the block backward with its weight fetch and recompute, minus the time spent in
+/// the caller's `visit` (statistics are not part of a training step). Layers not reached stay 0.
+public final class StepTimer: @unchecked Sendable {
+    public private(set) var forward = 0.0, head = 0.0
+    public private(set) var backward: [Double]
+    public init(layers: Int) { backward = Array(repeating: 0, count: layers) }
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    func setForward(_ s: Double) { forward = s }
+    func setHead(_ s: Double) { head = s }
+    func setBackward(_ l: Int, _ s: Double) { backward[l] = s }
+    /// forward + head + Σ_{j ≥ l} backward_j: the step truncated at layer l.
+    public func truncatedStep(at l: Int) -> Double { forward + head + backward[max(0, l)...].reduce(0, +) }
+}
+
 /// What the forward kept for the backward: every block's activations, or (checkpointing) each block's input.
 struct SavedForward {
     let batch: Batch
@@ -35,7 +52,7 @@ extension TransformerModel {
     /// - Parameter stopAtLayer: truncate the backward after block `stopAtLayer` (layers below it get no
     ///   gradient and are not visited); 0 = the full backward.
     /// - Throws: as `loss`, and weight read errors when streaming.
-    public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil, stopAtLayer: Int = 0,
+    public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil, stopAtLayer: Int = 0, timer: StepTimer? = nil,
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
         guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
         if let m = targetMask {
@@ -43,11 +60,14 @@ extension TransformerModel {
                 throw LCError.usage("lossAndBackward: targetMask must have the same shape as tokens")
             }
         }
+        var t = StepTimer.now()
         let b = try makeBatch(tokens)
         let saved = try forwardForBackward(b)
+        timer?.setForward(StepTimer.now() - t); t = StepTimer.now()
         let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
         let (sum, dx) = try headLossBackward(x: saved.output, targets: targets, count: count, N: b.B * b.T)
-        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
+        timer?.setHead(StepTimer.now() - t)
+        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, timer: timer, visit: visit)
         return LossResult(sum: sum, count: count)
     }
 
@@ -91,14 +111,16 @@ extension TransformerModel {
     /// Encoder squared loss (spec §1): L = (1/2n) Σ_b ||e(x_b) − y_b||² over mean-pooled embeddings; forward,
     /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize. `stopAtLayer` as in `lossAndBackward`.
     /// - Throws: `LCError.usage` for a causal model or mismatched targets; weight read errors when streaming.
-    public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], stopAtLayer: Int = 0,
+    public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], stopAtLayer: Int = 0, timer: StepTimer? = nil,
                                          visit: (ModuleGradient) -> Void) throws -> Double {
         guard !isCausal else { throw LCError.usage("embeddingLossAndBackward: \(config.architecture) is causal") }
         let C = config.hiddenSize
         guard targets.count == tokens.count, targets.allSatisfy({ $0.count == C }) else {
             throw LCError.usage("embeddingLossAndBackward: need one target of \(C) values per sequence")
         }
+        var t = StepTimer.now()
         let saved = try forwardForBackward(try makeBatch(tokens))
+        timer?.setForward(StepTimer.now() - t); t = StepTimer.now()
         let b = saved.batch, n = Double(b.B)
         let pooled = meanPool(saved.output, batch: b)
         var L = 0.0
@@ -112,7 +134,8 @@ extension TransformerModel {
                 for t in 0..<len { dx.ptr[(s * b.T + t) * C + c] = g }
             }
         }
-        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, visit: visit)
+        timer?.setHead(StepTimer.now() - t)
+        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, timer: timer, visit: visit)
         return L
     }
 
@@ -136,11 +159,16 @@ extension TransformerModel {
 
     /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse; with checkpointed inputs,
     /// each block is first recomputed from its saved input (bit-identical to the kept activations).
-    func backwardBlocks(_ r: SavedForward, dOutput: FloatBuffer, stopAtLayer: Int = 0, visit: (ModuleGradient) -> Void) throws {
+    func backwardBlocks(_ r: SavedForward, dOutput: FloatBuffer, stopAtLayer: Int = 0, timer: StepTimer? = nil,
+                        visit: (ModuleGradient) -> Void) throws {
         let sc = BlockGradScratch(config: config, B: r.batch.B, T: r.batch.T)
         let recompute = r.acts.isEmpty && config.numLayers > 0 ? BlockActivations(config: config, B: r.batch.B, T: r.batch.T) : nil
         var d = dOutput, other = FloatBuffer(count: dOutput.count)
         for l in stride(from: config.numLayers - 1, through: max(0, stopAtLayer), by: -1) {
+            let start = StepTimer.now()
+            var visiting = 0.0
+            let timed = timer != nil
+            defer { timer?.setBackward(l, StepTimer.now() - start - visiting) }
             let w = try layerWeights(l)
             let a: BlockActivations
             if let recompute {
@@ -150,7 +178,10 @@ extension TransformerModel {
             } else {
                 a = r.acts[l]
             }
-            blockBackward(l, weights: w, acts: a, dOut: d, dInput: other, scratch: sc, batch: r.batch, visit: visit)
+            blockBackward(l, weights: w, acts: a, dOut: d, dInput: other, scratch: sc, batch: r.batch) { g in
+                guard timed else { return visit(g) }
+                let v0 = StepTimer.now(); visit(g); visiting += StepTimer.now() - v0
+            }
             swap(&d, &other)
         }
     }

@@ -31,6 +31,16 @@ extension TransformerModel {
         return b.cptr
     }
 
+    /// out (N, OC) = inp (N, C) · W[role]ᵀ + bias, plus the role's low-rank term when the weights carry one.
+    private func linear(_ w: LayerWeights, _ role: String, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int, _ l: Int) {
+        matmul(out: out, inp: inp, weight: lw(w, l, role), bias: bias, N: N, C: C, OC: OC)
+        if let t = w.lowRank[role] {
+            precondition(t.dIn == C && t.dOut == OC, "low-rank term of \(role) in layer \(l) has shape \(t.dOut)×\(t.dIn), weight \(OC)×\(C)")
+            t.apply(out: out, inp: inp, rows: N)
+        }
+    }
+
     private func attend(_ a: BlockActivations, _ batch: Batch, causal: Bool) {
         let c = config
         batch.keyMask.withUnsafeBufferPointer { mp in
@@ -48,9 +58,9 @@ extension TransformerModel {
         let qwen3 = c.architecture == "qwen3"
         // qwen3: projections land in qProj/kProj, then per-head RMSNorm (over HS) writes q/k.
         let qDst = qwen3 ? a.qProj : a.q, kDst = qwen3 ? a.kProj : a.k
-        matmul(out: qDst.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "q"), bias: w["q_bias"]?.cptr, N: N, C: C, OC: NH * HS)
-        matmul(out: kDst.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "k"), bias: w["k_bias"]?.cptr, N: N, C: C, OC: KVH * HS)
-        matmul(out: a.v.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "v"), bias: w["v_bias"]?.cptr, N: N, C: C, OC: KVH * HS)
+        linear(w, "q", out: qDst.ptr, inp: a.attnIn.cptr, bias: w["q_bias"]?.cptr, N: N, C: C, OC: NH * HS, l)
+        linear(w, "k", out: kDst.ptr, inp: a.attnIn.cptr, bias: w["k_bias"]?.cptr, N: N, C: C, OC: KVH * HS, l)
+        linear(w, "v", out: a.v.ptr, inp: a.attnIn.cptr, bias: w["v_bias"]?.cptr, N: N, C: C, OC: KVH * HS, l)
         if qwen3 {
             rmsNorm(out: a.q.ptr, rstd: a.qRstd.ptr, inp: a.qProj.cptr, weight: lw(w, l, "q_norm"), eps: eps, N: N * NH, C: HS)
             rmsNorm(out: a.k.ptr, rstd: a.kRstd.ptr, inp: a.kProj.cptr, weight: lw(w, l, "k_norm"), eps: eps, N: N * KVH, C: HS)
@@ -64,13 +74,13 @@ extension TransformerModel {
             }
         }
         attend(a, batch, causal: true)
-        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(w, l, "o"), bias: nil, N: N, C: NH * HS, OC: C)
+        linear(w, "o", out: a.proj.ptr, inp: a.attnOut.cptr, bias: nil, N: N, C: NH * HS, OC: C, l)
         residual(out: a.resid1.ptr, a: a.input.cptr, b: a.proj.cptr, n: N * C)
         rmsNorm(out: a.ffnIn.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr, weight: lw(w, l, "ffn_norm"), eps: eps, N: N, C: C)
-        matmul(out: a.gate.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "gate"), bias: nil, N: N, C: C, OC: I)
-        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "up"), bias: nil, N: N, C: C, OC: I)
+        linear(w, "gate", out: a.gate.ptr, inp: a.ffnIn.cptr, bias: nil, N: N, C: C, OC: I, l)
+        linear(w, "up", out: a.up.ptr, inp: a.ffnIn.cptr, bias: nil, N: N, C: C, OC: I, l)
         swiglu(out: a.act.ptr, gate: a.gate.cptr, up: a.up.cptr, n: N * I)
-        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(w, l, "down"), bias: nil, N: N, C: I, OC: C)
+        linear(w, "down", out: a.down.ptr, inp: a.act.cptr, bias: nil, N: N, C: I, OC: C, l)
         residual(out: a.output.ptr, a: a.resid1.cptr, b: a.down.cptr, n: N * C)
     }
 
@@ -79,7 +89,7 @@ extension TransformerModel {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, eps = Float(c.normEps)
         layerNorm(out: a.attnIn.ptr, mean: a.norm1Mean.ptr, rstd: a.norm1Rstd.ptr, inp: a.input.cptr,
                   weight: lw(w, l, "attn_norm"), bias: lw(w, l, "attn_norm_bias"), eps: eps, N: N, C: C)
-        matmul(out: a.qkv.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "qkv"), bias: lw(w, l, "qkv_bias"), N: N, C: C, OC: 3 * C)
+        linear(w, "qkv", out: a.qkv.ptr, inp: a.attnIn.cptr, bias: lw(w, l, "qkv_bias"), N: N, C: C, OC: 3 * C, l)
         for n in 0..<N {  // split rows q | k | v of the [3C, C] weight → columns of the (N,3C) output
             let row = a.qkv.ptr + n * 3 * C
             (a.q.ptr + n * C).update(from: row, count: C)
@@ -87,13 +97,13 @@ extension TransformerModel {
             (a.v.ptr + n * C).update(from: row + 2 * C, count: C)
         }
         attend(a, batch, causal: true)
-        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(w, l, "o"), bias: lw(w, l, "o_bias"), N: N, C: C, OC: C)
+        linear(w, "o", out: a.proj.ptr, inp: a.attnOut.cptr, bias: lw(w, l, "o_bias"), N: N, C: C, OC: C, l)
         residual(out: a.resid1.ptr, a: a.input.cptr, b: a.proj.cptr, n: N * C)
         layerNorm(out: a.ffnIn.ptr, mean: a.norm2Mean.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr,
                   weight: lw(w, l, "ffn_norm"), bias: lw(w, l, "ffn_norm_bias"), eps: eps, N: N, C: C)
-        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "up"), bias: lw(w, l, "up_bias"), N: N, C: C, OC: I)
+        linear(w, "up", out: a.up.ptr, inp: a.ffnIn.cptr, bias: lw(w, l, "up_bias"), N: N, C: C, OC: I, l)
         geluTanh(out: a.act.ptr, inp: a.up.cptr, n: N * I)
-        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(w, l, "down"), bias: lw(w, l, "down_bias"), N: N, C: I, OC: C)
+        linear(w, "down", out: a.down.ptr, inp: a.act.cptr, bias: lw(w, l, "down_bias"), N: N, C: I, OC: C, l)
         residual(out: a.output.ptr, a: a.resid1.cptr, b: a.down.cptr, n: N * C)
     }
 
@@ -102,17 +112,17 @@ extension TransformerModel {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, eps = Float(c.normEps)
         let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
         a.attnIn.ptr.update(from: a.input.cptr, count: N * C)
-        matmul(out: a.q.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "q"), bias: lw(w, l, "q_bias"), N: N, C: C, OC: qD)
-        matmul(out: a.k.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "k"), bias: lw(w, l, "k_bias"), N: N, C: C, OC: kD)
-        matmul(out: a.v.ptr, inp: a.attnIn.cptr, weight: lw(w, l, "v"), bias: lw(w, l, "v_bias"), N: N, C: C, OC: kD)
+        linear(w, "q", out: a.q.ptr, inp: a.attnIn.cptr, bias: lw(w, l, "q_bias"), N: N, C: C, OC: qD, l)
+        linear(w, "k", out: a.k.ptr, inp: a.attnIn.cptr, bias: lw(w, l, "k_bias"), N: N, C: C, OC: kD, l)
+        linear(w, "v", out: a.v.ptr, inp: a.attnIn.cptr, bias: lw(w, l, "v_bias"), N: N, C: C, OC: kD, l)
         attend(a, batch, causal: false)
-        matmul(out: a.proj.ptr, inp: a.attnOut.cptr, weight: lw(w, l, "o"), bias: lw(w, l, "o_bias"), N: N, C: qD, OC: C)
+        linear(w, "o", out: a.proj.ptr, inp: a.attnOut.cptr, bias: lw(w, l, "o_bias"), N: N, C: qD, OC: C, l)
         residual(out: a.resid1.ptr, a: a.input.cptr, b: a.proj.cptr, n: N * C)
         layerNorm(out: a.ffnIn.ptr, mean: a.norm2Mean.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr,
                   weight: lw(w, l, "attn_out_norm"), bias: lw(w, l, "attn_out_norm_bias"), eps: eps, N: N, C: C)
-        matmul(out: a.up.ptr, inp: a.ffnIn.cptr, weight: lw(w, l, "up"), bias: lw(w, l, "up_bias"), N: N, C: C, OC: I)
+        linear(w, "up", out: a.up.ptr, inp: a.ffnIn.cptr, bias: lw(w, l, "up_bias"), N: N, C: C, OC: I, l)
         gelu(out: a.act.ptr, inp: a.up.cptr, n: N * I)
-        matmul(out: a.down.ptr, inp: a.act.cptr, weight: lw(w, l, "down"), bias: lw(w, l, "down_bias"), N: N, C: I, OC: C)
+        linear(w, "down", out: a.down.ptr, inp: a.act.cptr, bias: lw(w, l, "down_bias"), N: N, C: I, OC: C, l)
         residual(out: a.resid2.ptr, a: a.ffnIn.cptr, b: a.down.cptr, n: N * C)
         layerNorm(out: a.output.ptr, mean: a.norm3Mean.ptr, rstd: a.norm3Rstd.ptr, inp: a.resid2.cptr,
                   weight: lw(w, l, "out_norm"), bias: lw(w, l, "out_norm_bias"), eps: eps, N: N, C: C)

@@ -36,6 +36,7 @@ extension TransformerModel {
                        batch: Batch, visit: (ModuleGradient) -> Void) {
         let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, HS = c.headDim
         let NH = c.numHeads, KVH = c.numKVHeads, qD = NH * HS, kD = KVH * HS, arch = c.architecture
+        precondition(w.lowRank.isEmpty, "blockBackward: low-rank weight terms are forward-only (layer \(l))")
         func v(_ m: String, _ inp: FloatBuffer, _ d: FloatBuffer, _ dIn: Int, _ dOutDim: Int) {
             visit(ModuleGradient(layer: l, module: m, input: inp.cptr, outputGrad: d.cptr, N: N, dIn: dIn, dOut: dOutDim))
         }

@@ -1,7 +1,8 @@
 // Profile as a batch stage (`layercard run` / `status`): freshness from the load manifest's fingerprint, the
 // dataset's SHA-256 and the settings (batch options, else those recorded in profile.json, else the defaults);
 // a run calls ProfileStage for one model. Options: dataset, max_tokens, max_records, batch, lora_rank, seed,
-// coupling (true/false), coupling_records, cost_depths, cost_repeats, threads (0 records = all). Deliberately no profile logic here.
+// coupling (true/false), coupling_records, coupling_max_tokens, cost_depths, cost_repeats, cost_method, threads (0 records
+// or tokens = all). Deliberately no profile logic here.
 import Foundation
 import LCCore
 import Logging
@@ -28,6 +29,11 @@ public struct ProfileBatchStage: Stage {
         if let v = try int("max_tokens") { req.maxTokens = v }
         if let v = try int("max_records") { req.maxRecords = v == 0 ? nil : v }
         if let v = try int("coupling_records") { req.options.couplingRecords = v == 0 ? nil : v }
+        if let v = try int("coupling_max_tokens") { req.options.couplingMaxTokens = v == 0 ? nil : v }
+        if let v = o["cost_method"] {
+            guard let m = CostMethod(rawValue: v) else { throw LCError.usage("profile option cost_method=\(v): expected auto, repeated or segmented") }
+            req.options.costMethod = m
+        }
         if let v = try int("batch") { req.options.batch = v }
         if let v = try int("lora_rank") { req.options.loraRank = v }
         if let v = o["seed"] { guard let s = UInt64(v) else { throw LCError.usage("profile option seed=\(v)") }; req.options.loraSeed = s }

@@ -13,6 +13,9 @@ public struct ProfileSettings: Codable, Sendable, Equatable {
     public var coupling_records: Int?
     public var cost_depths: Int
     public var cost_repeats: Int
+    /// Absent in manifests written before these options existed (= nil positions cap, auto cost method).
+    public var coupling_max_tokens: Int? = nil
+    public var cost_method: String? = nil
 }
 
 public struct ProfileManifest: Codable, Sendable {
@@ -45,6 +48,8 @@ public struct ProfileManifest: Codable, Sendable {
     public var sgemm_reference_gflops: Double?
     public var forward_backward_vs_sgemm: Double?
     public var threads: Int
+    /// OpenBLAS kernel family in use (`openblas_get_corename`).
+    public var blas_core: String? = nil
     public var seconds: Double
     public var peak_rss_bytes: Int
 }

@@ -28,7 +28,8 @@ public struct ProfileRequest: Sendable {
     public var settings: ProfileSettings {
         ProfileSettings(max_tokens: maxTokens, max_records: maxRecords, batch: options.batch, lora_rank: options.loraRank,
                         lora_seed: options.loraSeed, coupling: options.coupling, coupling_records: options.couplingRecords,
-                        cost_depths: options.costDepths, cost_repeats: options.costRepeats)
+                        cost_depths: options.costDepths, cost_repeats: options.costRepeats,
+                        coupling_max_tokens: options.couplingMaxTokens, cost_method: options.costMethod.rawValue)
     }
     /// Applies recorded settings.
     public mutating func apply(_ s: ProfileSettings) {
@@ -36,6 +37,8 @@ public struct ProfileRequest: Sendable {
         options.loraSeed = s.lora_seed; options.coupling = s.coupling; options.couplingRecords = s.coupling_records
         options.costDepths = s.cost_depths
         options.costRepeats = s.cost_repeats
+        options.couplingMaxTokens = s.coupling_max_tokens
+        options.costMethod = s.cost_method.flatMap(CostMethod.init(rawValue:)) ?? .auto
     }
     /// Also time a plain cblas_sgemm of the forward+backward's FLOPs (benchmarks; recorded in the manifest).
     public var benchSgemm = false
@@ -56,8 +59,8 @@ public enum ProfileStage {
         guard req.maxTokens >= 2 else { throw LCError.usage("--max-tokens must be at least 2") }
         if let m = req.maxRecords, m < 1 { throw LCError.usage("--max-records must be at least 1") }
         let o = req.options
-        guard o.batch >= 1, o.loraRank >= 1, o.costRepeats >= 1, o.costDepths >= 0 else {
-            throw LCError.usage("--batch, --lora-rank and --cost-repeats must be ≥ 1, --cost-depths ≥ 0")
+        guard o.batch >= 1, o.loraRank >= 1, o.costRepeats >= 1, o.costDepths >= 0, (o.couplingMaxTokens ?? 1) >= 1 else {
+            throw LCError.usage("--batch, --lora-rank, --cost-repeats and --coupling-max-tokens must be ≥ 1, --cost-depths ≥ 0")
         }
         let dsURL = try req.dataset ?? DefaultDataset.url()
         let dsSHA = try Hashing.sha256(file: dsURL)
@@ -71,6 +74,7 @@ public enum ProfileStage {
                                datasetSHA, "max_tokens=\(req.maxTokens)", "max_records=\(req.maxRecords.map(String.init) ?? "all")",
                                "batch=\(o.batch)", "rank=\(o.loraRank)", "seed=\(o.loraSeed)", "coupling=\(o.coupling)",
                                "coupling_records=\(o.couplingRecords.map(String.init) ?? "all")",
+                               "coupling_max_tokens=\(o.couplingMaxTokens.map(String.init) ?? "all")", "cost_method=\(o.costMethod.rawValue)",
                                "cost=\(o.costDepths)x\(o.costRepeats)"].joined(separator: "\n"))
     }
 
@@ -83,6 +87,7 @@ public enum ProfileStage {
                                 card_json: nil, card_h5: nil, card_sha256: nil, loss: nil, tokens: nil, positions: nil,
                                 timings: [:], threads: req.threads, seconds: 0, peak_rss_bytes: 0)
         m.settings = req.settings
+        m.blas_core = BLASRuntime.coreName
         do {
             let loadURL = ws.manifestURL(model: id, stage: "load")
             guard FileManager.default.fileExists(atPath: loadURL.path) else {
@@ -126,12 +131,14 @@ public enum ProfileStage {
                                                             precision: load.precision.rawValue, threads: req.threads,
                                                             coupling_method: req.options.coupling
                                                                 ? ProfileCoupling.method + "; positions of " + (req.options.couplingRecords.map { "the first \($0) records" } ?? "all records")
+                                                                    + (req.options.couplingMaxTokens.map { ", at most the first \($0) positions of each" } ?? "")
                                                                 : "none (--no-coupling)",
                                                             max_records: req.maxRecords,
                                                             cost_depths: req.options.costDepths > 0 ? req.options.costDepths : nil,
                                                             cost_repeats: req.options.costDepths > 0 ? req.options.costRepeats : nil,
                                                             coupling_records: req.options.coupling ? req.options.couplingRecords : nil,
-                                                            statistics_form: r.statisticsForm),
+                                                            statistics_form: r.statisticsForm,
+                                                            coupling_max_tokens: req.options.coupling ? req.options.couplingMaxTokens : nil),
                                  loss: r.loss, tokens: r.tokens, modules: r.modules, layers: r.layers, coupling: r.coupling,
                                  cost_model: r.costModel)
             let data = try encodeCard(card)

@@ -18,6 +18,12 @@ public struct ProfileOptions: Sendable, Equatable {
     /// Coupling vectors cover the positions of the first `couplingRecords` records (nil = all): coupling costs
     /// about L forward passes over its positions, the statistics about three.
     public var couplingRecords: Int? = 16
+    /// Coupling vectors cover at most the first `couplingMaxTokens` positions of each coupling record (nil = all).
+    /// Causal LMs: a prefix's hidden states are exactly those of the whole sequence (attention looks back only),
+    /// so this subsamples positions without changing them; coupling costs ~L forward passes over its positions.
+    public var couplingMaxTokens: Int? = nil
+    /// How step time is measured: see `CostMethod`.
+    public var costMethod: CostMethod = .auto
     /// Depths at which step time is measured (0 = no measurement), and repeats per depth.
     public var costDepths: Int = 4
     public var costRepeats: Int = 3
@@ -28,6 +34,15 @@ public struct ProfileOptions: Sendable, Equatable {
     /// a single forward + truncated backward is already a stable measurement).
     public var costRepeatSecondsCap: Double = 20
     public init() {}
+}
+
+/// `--cost-method`. `repeated`: forward + truncated backward at `costDepths` depths, median of `costRepeats`
+/// (spec §4's procedure). `segmented`: every layer from one step — the first batch of the statistics pass is timed
+/// per stage (forward, head, each block's backward with its weight fetch and recompute, the statistics visitor
+/// excluded) and cost(l) = forward + head + Σ_{j ≥ l} backward_j; no extra passes, which matters when each pass
+/// streams the whole model from disk. `auto`: segmented when the weights are streamed, else repeated.
+public enum CostMethod: String, Sendable, Equatable, CaseIterable {
+    case auto, repeated, segmented
 }
 
 /// `--statistics-form`: see `ProfileOptions.statisticsForm`.
@@ -79,7 +94,8 @@ public enum Profiler {
     public static func run(model: TransformerModel, sequences: [ReferenceSequence], options o: ProfileOptions,
                            progress: (ProfileProgress) -> Void = { _ in }) throws -> ProfileResult {
         let c = model.config, L = c.numLayers, arch = c.architecture
-        guard o.batch >= 1, o.loraRank >= 1, o.costDepths >= 0, o.costRepeats >= 1, (o.couplingRecords ?? 1) >= 1 else {
+        guard o.batch >= 1, o.loraRank >= 1, o.costDepths >= 0, o.costRepeats >= 1, (o.couplingRecords ?? 1) >= 1,
+              (o.couplingMaxTokens ?? 1) >= 1 else {
             throw LCError.usage("profile: batch, lora rank and cost repeats must be ≥ 1 (cost depths ≥ 0)")
         }
         guard !sequences.isEmpty else { throw LCError.usage("profile: the reference set is empty") }
@@ -102,8 +118,15 @@ public enum Profiler {
         let gramRows: Int? = switch o.statisticsForm { case .auto: totalPositions; case .primal: nil; case .gram: 0 }
         var accs: [ModuleAccumulator?] = (0..<L).map { ModuleAccumulator(layer: $0, gramRows: gramRows) }
         var lossSum = 0.0, positions = 0
+        // Segmented cost: the first batch's step is timed per stage (see CostMethod).
+        let segmented = o.costDepths > 0 && (o.costMethod == .segmented || (o.costMethod == .auto && model.streamsWeights))
+        let timer = segmented ? StepTimer(layers: L) : nil
+        var firstStepPeak: Double?
         var t0 = Date()
         for (bi, b) in batches.enumerated() {
+            let stepTimer = bi == 0 ? timer : nil
+            let canPeak = stepTimer != nil && ProfileCost.resetPeakRSS()
+            let rssBefore = ProcessStats.currentRSSBytes()
             let tokens = b.map(\.ids), rows = realRows(tokens.map(\.count))
             let scale = causal ? Double(b.reduce(0) { $0 + targets($1) }) / Double(P) : Double(b.count) / Double(P)
             let visit: (ModuleGradient) -> Void = { mg in
@@ -111,12 +134,13 @@ public enum Profiler {
                                     rows: rows, scale: scale, batch: bi)
             }
             if causal {
-                let r = try model.lossAndBackward(tokens: tokens, targetMask: b.map(\.lossMask), visit: visit)
+                let r = try model.lossAndBackward(tokens: tokens, targetMask: b.map(\.lossMask), timer: stepTimer, visit: visit)
                 lossSum += r.sum
             } else {
-                let l = try model.embeddingLossAndBackward(tokens: tokens, targets: b.compactMap(\.target), visit: visit)
+                let l = try model.embeddingLossAndBackward(tokens: tokens, targets: b.compactMap(\.target), timer: stepTimer, visit: visit)
                 lossSum += l * Double(b.count)
             }
+            if canPeak { firstStepPeak = Double(max(0, ProcessStats.peakRSSBytes() - rssBefore)) }
             positions += tokens.reduce(0) { $0 + $1.count }
             progress(ProfileProgress(phase: "forward_backward", step: bi + 1, total: batches.count, tokens: positions,
                                      elapsed: Date().timeIntervalSince(t0)))
@@ -138,8 +162,8 @@ public enum Profiler {
         var coupling = (0..<L).map { i in (0..<L).map { $0 == i ? 1.0 : 0.0 } }
         if o.coupling && L > 0 {
             t0 = Date()
-            let cSeqs = Array(sequences.prefix(o.couplingRecords ?? sequences.count))
-            let cBatches = stride(from: 0, to: cSeqs.count, by: o.batch).map { cSeqs[$0..<min($0 + o.batch, cSeqs.count)].map(\.ids) }
+            let cSeqs = sequences.prefix(o.couplingRecords ?? sequences.count).map { Array($0.ids.prefix(o.couplingMaxTokens ?? $0.ids.count)) }
+            let cBatches = stride(from: 0, to: cSeqs.count, by: o.batch).map { Array(cSeqs[$0..<min($0 + o.batch, cSeqs.count)]) }
             coupling = try ProfileCoupling.compute(model: model, batches: cBatches, steps: &steps,
                                                    order: order) { p in progress(ProfileProgress(phase: "coupling", step: p.step,
                                                        total: p.total, tokens: p.tokens, elapsed: Date().timeIntervalSince(t0))) }
@@ -160,7 +184,15 @@ public enum Profiler {
             layers[l].cost_relative = costModel.all_layers_cost > 0 ? analytic.layerCost[l] / costModel.all_layers_cost : 0
             layers[l].activation_bytes_per_token = analytic.activationBytes[l]
         }
-        if o.costDepths > 0, let first = batches.first, L > 0 {
+        if let timer, L > 0 {
+            // Segmented: every layer measured from the first batch's step (no extra passes).
+            for l in 0..<layers.count {
+                layers[l].measured_step_seconds = timer.truncatedStep(at: l)
+                layers[l].measured_peak_bytes = l == 0 ? firstStepPeak : nil
+            }
+            costModel.measured_layers = Array(0..<L)
+            costModel.measured_method = "segmented"
+        } else if o.costDepths > 0, let first = batches.first, L > 0 {
             t0 = Date()
             let m = try ProfileCost.measure(model: model, batch: first, depths: o.costDepths, repeats: o.costRepeats,
                                             repeatSecondsCap: o.costRepeatSecondsCap) { p in
@@ -171,6 +203,7 @@ public enum Profiler {
                 layers[l].measured_step_seconds = m.seconds[l]; layers[l].measured_peak_bytes = m.peakBytes[l]
             }
             costModel.measured_layers = m.measuredLayers
+            costModel.measured_method = "repeated"
             timings["cost"] = Date().timeIntervalSince(t0)
         }
         // G = δᵀa products are only computed in the primal form (Gram mode keeps rows instead).

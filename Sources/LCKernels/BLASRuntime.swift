@@ -1,0 +1,54 @@
+// OpenBLAS kernel selection. A DYNAMIC_ARCH OpenBLAS (Debian's) picks its kernels from the CPUID family/model
+// when the library loads; on virtual machines that report a generic model ("Intel(R) Xeon(R) Processor") it
+// falls back to the SSE3 "Prescott" kernels even when the CPU has AVX-512 — measured here: 23–41 GFLOP/s
+// instead of 180–210 GFLOP/s for the same sgemm. The choice is made before `main` runs and cannot be changed
+// afterwards, so a process that finds a generic core on an AVX2/AVX-512 CPU re-executes itself once with
+// OPENBLAS_CORETYPE set (the variable OpenBLAS documents for this). A user's own OPENBLAS_CORETYPE is never
+// overridden; LAYERCARD_NO_BLAS_REEXEC=1 turns the re-exec off. Deliberately Linux-only and silent.
+import COpenBLAS
+import Foundation
+
+public enum BLASRuntime {
+    /// The kernel family OpenBLAS chose ("SkylakeX", "Haswell", "Prescott", ...).
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+
+    /// Cores OpenBLAS falls back to when it does not recognise the CPU (pre-AVX2 kernels).
+    static let genericCores: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai",
+                                            "coppermine", "northwood", "banias", "unknown"]
+
+    /// The OPENBLAS_CORETYPE to force for a CPU with these /proc/cpuinfo flags, or nil to keep the detected one.
+    public static func preferredCore(detected: String, cpuFlags: Set<String>) -> String? {
+        guard genericCores.contains(detected.lowercased()) else { return nil }
+        if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy(cpuFlags.contains) { return "SKYLAKEX" }
+        if ["avx2", "fma"].allSatisfy(cpuFlags.contains) { return "HASWELL" }
+        return nil
+    }
+
+    /// The `flags` line of the first CPU in /proc/cpuinfo (the kernel hides features the OS does not enable).
+    static func cpuFlags() -> Set<String> {
+        guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let colon = line.firstIndex(of: ":") else { return [] }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    }
+
+    /// Re-executes the running program with OPENBLAS_CORETYPE set when OpenBLAS fell back to generic kernels on a
+    /// CPU that has AVX2/AVX-512 (see the file comment). Returns when nothing is to be done or the exec fails.
+    public static func reexecWithFasterKernelsIfNeeded() {
+        let env = ProcessInfo.processInfo.environment
+        guard env["OPENBLAS_CORETYPE"] == nil, env["LAYERCARD_NO_BLAS_REEXEC"] == nil,
+              let want = preferredCore(detected: coreName, cpuFlags: cpuFlags()) else { return }
+        setenv("OPENBLAS_CORETYPE", want, 1)
+        setenv("LAYERCARD_NO_BLAS_REEXEC", "1", 1)  // never loop, whatever the child detects
+        let args = CommandLine.arguments
+        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+        cargs.append(nil)
+        execv("/proc/self/exe", &cargs)
+        // exec failed: keep running with the detected kernels.
+        unsetenv("OPENBLAS_CORETYPE")
+        for p in cargs { free(p) }
+    }
+}

@@ -1,0 +1,21 @@
+// The OpenBLAS kernel choice: which generic cores are replaced on which CPUs (BLASRuntime), and that the
+// layercard executable really runs on the preferred kernels when it is not told otherwise (the re-exec).
+import Foundation
+@testable import LCKernels
+import XCTest
+
+final class BLASRuntimeTests: XCTestCase {
+    func testPreferredCore() {
+        let avx512: Set<String> = ["sse3", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
+        XCTAssertEqual(BLASRuntime.preferredCore(detected: "Prescott", cpuFlags: avx512), "SKYLAKEX")
+        XCTAssertEqual(BLASRuntime.preferredCore(detected: "Prescott", cpuFlags: ["avx", "avx2", "fma"]), "HASWELL")
+        XCTAssertNil(BLASRuntime.preferredCore(detected: "Prescott", cpuFlags: ["sse3", "avx"]), "no AVX2: keep the SSE kernels")
+        XCTAssertNil(BLASRuntime.preferredCore(detected: "Haswell", cpuFlags: avx512), "a recognised core is kept")
+        XCTAssertNil(BLASRuntime.preferredCore(detected: "SkylakeX", cpuFlags: avx512))
+        XCTAssertNil(BLASRuntime.preferredCore(detected: "Prescott", cpuFlags: ["avx2", "avx512f"]), "avx512 without fma/bw: keep")
+    }
+
+    func testCoreNameIsReported() {
+        XCTAssertFalse(BLASRuntime.coreName.isEmpty)
+    }
+}
