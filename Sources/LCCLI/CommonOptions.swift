@@ -39,7 +39,10 @@ public enum ExitCodes {
 
 /// Runs a command with LayerCard's exit-code contract (ArgumentParser's usage errors exit 2, not 64).
 public func runLayerCard(_ command: ParsableCommand.Type, arguments: [String]? = nil) -> Never {
-    if arguments == nil { BLASRuntime.reexecWithFasterKernelsIfNeeded() }
+    if arguments == nil {
+        BLASRuntime.reexecWithFasterKernelsIfNeeded()
+        AllocatorTuning.keepFreedBlocks()
+    }
     do {
         var cmd = try command.parseAsRoot(arguments)
         try cmd.run()

@@ -21,6 +21,8 @@ final class InputMoment {
     /// Gram mode: the real input rows, (N, d) row-major.
     let gram: Bool
     var rows: [Float] = []
+    /// Values of `rows` written so far (rows is preallocated to the expected total when known).
+    var rowsFilled = 0
     var N = 0
     var lastBatch = -1
     var modules: [String] = []
@@ -40,6 +42,7 @@ final class GradientSum {
     let G: UnsafeMutablePointer<Double>
     let gram: Bool
     var deltaRows: [Float] = []
+    var deltaFilled = 0
     init(dIn: Int, dOut: Int, gram: Bool) {
         self.dIn = dIn; self.dOut = dOut; self.gram = gram
         let n = gram ? 1 : dIn * dOut
@@ -68,6 +71,21 @@ public final class ModuleAccumulator: @unchecked Sendable {
     ///   nil keeps the primal G/C form everywhere; 0 forces Gram mode everywhere (tests).
     public init(layer: Int, gramRows: Int? = nil) { self.layer = layer; self.gramBelowWidth = gramRows }
 
+    /// Appends `count` values at `src` to `store` at `filled`, into preallocated room when there is some (Gram rows are
+    /// sized once for the expected total, huge-page backed: growing them by doubling re-faults and copies every page).
+    static func appendRows(_ store: inout [Float], _ filled: inout Int, expected: Int, _ src: UnsafePointer<Float>, _ count: Int) {
+        if store.isEmpty && expected > 0 { store = HugePages.zeroedArray(count: expected) }
+        if filled + count > store.count { store.append(contentsOf: repeatElement(0, count: max(filled + count - store.count, store.count))) }
+        store.withUnsafeMutableBufferPointer { ($0.baseAddress.unsafelyUnwrapped + filled).update(from: src, count: count) }
+        filled += count
+    }
+
+    /// Drops preallocated room that was not used (before the statistics read the rows).
+    func trimRows() {
+        for g in groups where g.gram && g.rows.count > g.rowsFilled { g.rows.removeLast(g.rows.count - g.rowsFilled) }
+        for gs in grads.values where gs.gram && gs.deltaRows.count > gs.deltaFilled { gs.deltaRows.removeLast(gs.deltaRows.count - gs.deltaFilled) }
+    }
+
     func usesGram(d: Int) -> Bool { Self.usesGram(d: d, gramRows: gramBelowWidth) }
 
     /// The one rule for which form an input group of width `d` takes, given `init`'s `gramRows`.
@@ -86,20 +104,6 @@ public final class ModuleAccumulator: @unchecked Sendable {
                     rows: [Range<Int>], scale: Double, batch: Int) {
         if batch != currentBatch { currentBatch = batch; batchPointers = [:] }
         let n = rows.reduce(0) { $0 + $1.count }
-        // Gather real rows.
-        if aRows.count < n * dIn { aRows = [Float](repeating: 0, count: n * dIn) }
-        if dRows.count < n * dOut { dRows = [Float](repeating: 0, count: n * dOut) }
-        aRows.withUnsafeMutableBufferPointer { ab in
-            dRows.withUnsafeMutableBufferPointer { db in
-                guard let ap = ab.baseAddress, let dp = db.baseAddress else { return }
-                var r = 0
-                for range in rows {
-                    (ap + r * dIn).update(from: input + range.lowerBound * dIn, count: range.count * dIn)
-                    (dp + r * dOut).update(from: outputGrad + range.lowerBound * dOut, count: range.count * dOut)
-                    r += range.count
-                }
-            }
-        }
         // Input moment (shared by modules reading the same buffer).
         let gi: Int
         if let known = groupOf[module] { gi = known } else if let p = batchPointers[input], groups[p].d == dIn { gi = p } else {
@@ -108,9 +112,23 @@ public final class ModuleAccumulator: @unchecked Sendable {
         if groupOf[module] == nil { groupOf[module] = gi; groups[gi].modules.append(module) }
         batchPointers[input] = gi
         let grp = groups[gi]
+        // Gather real rows (the primal form's products need them contiguous; the Gram form appends them directly).
+        if !grp.gram {
+            if aRows.count < n * dIn { aRows = [Float](repeating: 0, count: n * dIn) }
+            aRows.withUnsafeMutableBufferPointer { ab in
+                guard let ap = ab.baseAddress else { return }
+                var r = 0
+                for range in rows {
+                    (ap + r * dIn).update(from: input + range.lowerBound * dIn, count: range.count * dIn)
+                    r += range.count
+                }
+            }
+        }
         if grp.lastBatch != batch && n > 0 && grp.gram {
             grp.lastBatch = batch
-            grp.rows.append(contentsOf: aRows[0..<(n * dIn)])
+            for range in rows {
+                Self.appendRows(&grp.rows, &grp.rowsFilled, expected: (gramBelowWidth ?? 0) * dIn, input + range.lowerBound * dIn, range.count * dIn)
+            }
             grp.N += n
         } else if grp.lastBatch != batch && n > 0 {
             grp.lastBatch = batch
@@ -126,8 +144,26 @@ public final class ModuleAccumulator: @unchecked Sendable {
         if let g = grads[module] { gs = g } else { gs = GradientSum(dIn: dIn, dOut: dOut, gram: grp.gram); grads[module] = gs }
         guard n > 0 else { return }
         if gs.gram {
-            gs.deltaRows.append(contentsOf: dRows[0..<(n * dOut)].lazy.map { Float(scale * Double($0)) })
+            // Scaled rows appended in place (memcpy, then one vectorizable pass), not element by element.
+            let old = gs.deltaFilled
+            for range in rows {
+                Self.appendRows(&gs.deltaRows, &gs.deltaFilled, expected: (gramBelowWidth ?? 0) * dOut,
+                                outputGrad + range.lowerBound * dOut, range.count * dOut)
+            }
+            gs.deltaRows.withUnsafeMutableBufferPointer { db in
+                guard let p = db.baseAddress else { return }
+                for i in old..<(old + n * dOut) { p[i] = Float(scale * Double(p[i])) }
+            }
             return
+        }
+        if dRows.count < n * dOut { dRows = [Float](repeating: 0, count: n * dOut) }
+        dRows.withUnsafeMutableBufferPointer { db in
+            guard let dp = db.baseAddress else { return }
+            var r = 0
+            for range in rows {
+                (dp + r * dOut).update(from: outputGrad + range.lowerBound * dOut, count: range.count * dOut)
+                r += range.count
+            }
         }
         if gBatch.count < dIn * dOut { gBatch = [Float](repeating: 0, count: dIn * dOut) }
         gBatch.withUnsafeMutableBufferPointer { gb in

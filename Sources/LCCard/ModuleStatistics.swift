@@ -137,6 +137,7 @@ extension ModuleAccumulator {
     /// - Throws: `LCError.format(path: "layer L module M", …)` when C + λI (or C' + λ'I) is not positive
     ///   definite (e.g. an all-zero input) or a module saw no rows.
     public func statistics(moduleOrder: [String], loraRank r: Int, loraSeed: UInt64, wantSteps: Bool) throws -> LayerStatistics {
+        trimRows()
         var out: [ModuleStats] = [], steps: [String: StepDirection] = [:]
         var byName: [String: ModuleStats] = [:]
         for grp in groups {

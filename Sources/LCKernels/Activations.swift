@@ -6,31 +6,35 @@ import Foundation
 
 /// out = silu(gate) ⊙ up. All (n).
 public func swiglu(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { let g = gate[i]; out[i] = g * sigmoid(g) * up[i] }
+    Parallel.chunks(n) { r in for i in r { let g = gate[i]; out[i] = g * sigmoid(g) * up[i] } }
 }
 
 /// Backward of `swiglu`: dgate, dup (n) OVERWRITTEN.
 public func swigluBackward(dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>,
                            dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n {
-        let g = gate[i], s = sigmoid(g), silu = g * s
-        dup[i] = dout[i] * silu
-        dgate[i] = dout[i] * up[i] * (s * (1 + g * (1 - s)))
+    Parallel.chunks(n) { r in
+        for i in r {
+            let g = gate[i], s = sigmoid(g), silu = g * s
+            dup[i] = dout[i] * silu
+            dgate[i] = dout[i] * up[i] * (s * (1 + g * (1 - s)))
+        }
     }
 }
 
 /// GELU, exact: 0.5·x·(1 + erf(x/√2)) (HF "gelu", BERT). out, inp: (n); out may alias inp.
 public func gelu(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { let x = inp[i]; out[i] = 0.5 * x * (1 + erff(x * Float(0.5.squareRoot()))) }
+    Parallel.chunks(n) { r in for i in r { let x = inp[i]; out[i] = 0.5 * x * (1 + erff(x * Float(0.5.squareRoot()))) } }
 }
 
 /// Backward of `gelu`: dinp (n) OVERWRITTEN.
 public func geluBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
     let invSqrt2 = Float(0.5.squareRoot()), invSqrt2Pi = Float(1 / (2 * Double.pi).squareRoot())
-    for i in 0..<n {
-        let x = inp[i]
-        let cdf = 0.5 * (1 + erff(x * invSqrt2)), pdf = invSqrt2Pi * expf(-0.5 * x * x)
-        dinp[i] = dout[i] * (cdf + x * pdf)
+    Parallel.chunks(n) { r in
+        for i in r {
+            let x = inp[i]
+            let cdf = 0.5 * (1 + erff(x * invSqrt2)), pdf = invSqrt2Pi * expf(-0.5 * x * x)
+            dinp[i] = dout[i] * (cdf + x * pdf)
+        }
     }
 }
 
@@ -38,19 +42,23 @@ private let geluK = Float((2 / Double.pi).squareRoot())
 
 /// GELU, tanh approximation ("gelu_new", GPT-2): 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))). out may alias inp.
 public func geluTanh(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n {
-        let x = inp[i]
-        out[i] = 0.5 * x * (1 + tanhf(geluK * (x + 0.044715 * x * x * x)))
+    Parallel.chunks(n) { r in
+        for i in r {
+            let x = inp[i]
+            out[i] = 0.5 * x * (1 + tanhf(geluK * (x + 0.044715 * x * x * x)))
+        }
     }
 }
 
 /// Backward of `geluTanh`: dinp (n) OVERWRITTEN.
 public func geluTanhBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n {
-        let x = inp[i], u = geluK * (x + 0.044715 * x * x * x), th = tanhf(u)
-        let sech2 = 1 - th * th
-        let du = geluK * (1 + 3 * 0.044715 * x * x)
-        dinp[i] = dout[i] * (0.5 * (1 + th) + 0.5 * x * sech2 * du)
+    Parallel.chunks(n) { r in
+        for i in r {
+            let x = inp[i], u = geluK * (x + 0.044715 * x * x * x), th = tanhf(u)
+            let sech2 = 1 - th * th
+            let du = geluK * (1 + 3 * 0.044715 * x * x)
+            dinp[i] = dout[i] * (0.5 * (1 + th) + 0.5 * x * sech2 * du)
+        }
     }
 }
 

@@ -52,3 +52,19 @@ public enum BLASRuntime {
         for p in cargs { free(p) }
     }
 }
+
+/// glibc allocator settings for batch-after-batch math (docs/decisions.md "Runtime").
+public enum AllocatorTuning {
+    /// Keeps freed blocks up to 32 MB (glibc's largest mmap threshold) in the heap for reuse instead of returning them
+    /// to the kernel: each batch allocates the same activation buffers again, and fresh mmap'd pages cost a page fault
+    /// and a kernel zero fill each. `mallopt` is looked up at run time (glibc's <malloc.h> is not in Swift's Glibc
+    /// module); returns false where it is unavailable.
+    @discardableResult
+    public static func keepFreedBlocks() -> Bool {
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
+        let mMmapThreshold: Int32 = -3, mTrimThreshold: Int32 = -1  // glibc <malloc.h>
+        return mallopt(mMmapThreshold, 32 << 20) == 1 && mallopt(mTrimThreshold, 256 << 20) == 1
+    }
+}

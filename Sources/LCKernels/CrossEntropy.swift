@@ -42,3 +42,38 @@ public func crossEntropyBackward(dlogits: UnsafeMutablePointer<Float>, dlosses: 
         d[tg] -= g
     }
 }
+
+/// `crossEntropy` and `crossEntropyBackward` in one pass over each row with one `expf` per logit (the separate
+/// kernels take three): losses (N) and dlogits (N,V) OVERWRITTEN; `dlogits` may be the `logits` buffer itself
+/// (the logits are not needed afterwards). Same max shift and Float64 sum as the separate kernels, which stay as
+/// the reference (tests compare).
+/// - Returns: the sum of the losses in Float64.
+@discardableResult
+public func crossEntropyForwardBackward(losses: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>,
+                                        dlosses: UnsafePointer<Float>, logits: UnsafePointer<Float>,
+                                        targets: UnsafePointer<Int32>, N: Int, V: Int) -> Double {
+    // Rows in parallel; the Float64 row losses are summed in row order afterwards (same total as serial).
+    var rowLoss = [Double](repeating: 0, count: N)
+    rowLoss.withUnsafeMutableBufferPointer { lb in
+        let lp = lb.baseAddress
+        Parallel.chunks(N, minChunk: max(1, 16384 / max(V, 1))) { rows in
+            for n in rows {
+                let tg = Int(targets[n]), x = logits + n * V, d = dlogits + n * V
+                guard tg >= 0 else { losses[n] = 0; d.update(repeating: 0, count: V); continue }
+                precondition(tg < V, "target out of range")
+                var m = -Float.infinity
+                for v in 0..<V where x[v] > m { m = x[v] }
+                let xt = x[tg]
+                var s: Double = 0
+                for v in 0..<V { let e = expf(x[v] - m); d[v] = e; s += Double(e) }
+                let l = (Double(m) + log(s)) - Double(xt)
+                losses[n] = Float(l)
+                lp?[n] = l
+                let g = dlosses[n], inv = 1 / s
+                for v in 0..<V { d[v] = g * Float(Double(d[v]) * inv) }
+                d[tg] -= g
+            }
+        }
+    }
+    return rowLoss.reduce(0, +)
+}

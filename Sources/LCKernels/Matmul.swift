@@ -7,7 +7,10 @@ import COpenBLAS
 /// OpenBLAS thread control.
 public enum Threads {
     /// Sets the number of OpenBLAS worker threads (`openblas_set_num_threads`). Values < 1 are clamped to 1.
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(clamping: max(1, n))) }
+    public static func set(_ n: Int) {
+        openblas_set_num_threads(Int32(clamping: max(1, n)))
+        Parallel.workers = max(1, n)
+    }
     /// The current OpenBLAS thread count.
     public static var current: Int { Int(openblas_get_num_threads()) }
 }

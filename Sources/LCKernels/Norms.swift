@@ -7,13 +7,15 @@ import Foundation
 /// - Parameters: out, inp: (N, C); weight: (C); rstd: (N) or nil — cached 1/sqrt(mean(x²)+eps) for backward.
 public func rmsNorm(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>?, inp: UnsafePointer<Float>,
                     weight: UnsafePointer<Float>, eps: Float, N: Int, C: Int) {
-    for n in 0..<N {
-        let x = inp + n * C, y = out + n * C
-        var ss: Float = 0
-        for c in 0..<C { ss += x[c] * x[c] }
-        let r = 1 / (ss / Float(C) + eps).squareRoot()
-        for c in 0..<C { y[c] = weight[c] * (x[c] * r) }
-        rstd?[n] = r
+    Parallel.chunks(N, minChunk: max(1, 16384 / max(C, 1))) { rows in
+        for n in rows {
+            let x = inp + n * C, y = out + n * C
+            var ss: Float = 0
+            for c in 0..<C { ss += x[c] * x[c] }
+            let r = 1 / (ss / Float(C) + eps).squareRoot()
+            for c in 0..<C { y[c] = weight[c] * (x[c] * r) }
+            rstd?[n] = r
+        }
     }
 }
 
@@ -22,14 +24,17 @@ public func rmsNorm(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer
 public func rmsNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                             dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                             rstd: UnsafePointer<Float>, N: Int, C: Int) {
-    for n in 0..<N {
-        let x = inp + n * C, dy = dout + n * C, dx = dinp + n * C, r = rstd[n]
-        var dot: Float = 0  // sum_c w_c dy_c x_c
-        for c in 0..<C { dot += weight[c] * dy[c] * x[c] }
-        let k = dot * r * r * r / Float(C)
-        for c in 0..<C {
-            dx[c] += weight[c] * dy[c] * r - x[c] * k
-            dweight?[c] += dy[c] * x[c] * r
+    // Rows in parallel only without dweight (its sum over rows would cross chunks).
+    Parallel.chunks(N, minChunk: dweight == nil ? max(1, 16384 / max(C, 1)) : Int.max) { rows in
+        for n in rows {
+            let x = inp + n * C, dy = dout + n * C, dx = dinp + n * C, r = rstd[n]
+            var dot: Float = 0  // sum_c w_c dy_c x_c
+            for c in 0..<C { dot += weight[c] * dy[c] * x[c] }
+            let k = dot * r * r * r / Float(C)
+            for c in 0..<C {
+                dx[c] += weight[c] * dy[c] * r - x[c] * k
+                dweight?[c] += dy[c] * x[c] * r
+            }
         }
     }
 }

@@ -90,14 +90,13 @@ extension TransformerModel {
             let logits = FloatBuffer(count: N * V)
             let w = weights.global["lm_head"]?.cptr ?? g("embed")
             matmul(out: logits.ptr, inp: h.cptr, weight: w, bias: nil, N: N, C: C, OC: V)
-            let losses = FloatBuffer(count: N), dlogits = FloatBuffer(count: N * V)
+            // Loss and dlogits in one pass, written over the logits (one N×V buffer, one expf per logit).
+            let losses = FloatBuffer(count: N)
             sum = targets.withUnsafeBufferPointer { tp in
-                let t = tp.baseAddress.unsafelyUnwrapped
-                let s = crossEntropy(losses: losses.ptr, logits: logits.cptr, targets: t, N: N, V: V)
-                crossEntropyBackward(dlogits: dlogits.ptr, dlosses: dl.cptr, logits: logits.cptr, targets: t, N: N, V: V)
-                return s
+                crossEntropyForwardBackward(losses: losses.ptr, dlogits: logits.ptr, dlosses: dl.cptr, logits: logits.cptr,
+                                            targets: tp.baseAddress.unsafelyUnwrapped, N: N, V: V)
             }
-            matmulBackward(dinp: dh.ptr, dweight: nil, dbias: nil, dout: dlogits.cptr, inp: h.cptr, weight: w, N: N, C: C, OC: V)
+            matmulBackward(dinp: dh.ptr, dweight: nil, dbias: nil, dout: logits.cptr, inp: h.cptr, weight: w, N: N, C: C, OC: V)
         }
         if config.architecture == "gpt2" {
             layerNormBackward(dinp: dx.ptr, dweight: nil, dbias: nil, dout: dh.cptr, inp: x.cptr, weight: g("final_norm"),

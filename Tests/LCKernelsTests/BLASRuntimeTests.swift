@@ -15,6 +15,10 @@ final class BLASRuntimeTests: XCTestCase {
         XCTAssertNil(BLASRuntime.preferredCore(detected: "Prescott", cpuFlags: ["avx2", "avx512f"]), "avx512 without fma/bw: keep")
     }
 
+    func testAllocatorTuningApplies() {
+        XCTAssertTrue(AllocatorTuning.keepFreedBlocks(), "mallopt not found or refused (glibc expected)")
+    }
+
     func testCoreNameIsReported() {
         XCTAssertFalse(BLASRuntime.coreName.isEmpty)
     }

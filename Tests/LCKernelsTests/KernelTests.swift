@@ -166,6 +166,16 @@ final class KernelTests: XCTestCase {
             crossEntropyBackward(dlogits: dX.ptr, dlosses: dL.cptr, logits: X.cptr, targets: $0.baseAddress!, N: N, V: V)
         }
         fdCheck("crossEntropy", x, dX.array) { dot(R64.crossEntropy($0, targets, N: N, V: V), dL.array) }
+        // The fused kernel equals the two separate ones, also in place (dlogits = the logits buffer).
+        for inPlace in [false, true] {
+            let X2 = FloatBuffer(x), L2 = FloatBuffer(count: N), dX2 = inPlace ? X2 : FloatBuffer(count: N * V)
+            let t2 = targets.withUnsafeBufferPointer {
+                crossEntropyForwardBackward(losses: L2.ptr, dlogits: dX2.ptr, dlosses: dL.cptr, logits: X2.cptr, targets: $0.baseAddress!, N: N, V: V)
+            }
+            XCTAssertEqual(t2, total, accuracy: 1e-9 * abs(total), "in place: \(inPlace)")
+            XCTAssertEqual(L2.array, L.array)
+            for i in 0..<(N * V) { XCTAssertEqual(dX2.array[i], dX.array[i], accuracy: 1e-7, "dlogits[\(i)] in place: \(inPlace)") }
+        }
         // Large logits do not overflow (max shift).
         let big = FloatBuffer([1000, 0, -1000]), lb = FloatBuffer(count: 1)
         [Int32(1)].withUnsafeBufferPointer { _ = crossEntropy(losses: lb.ptr, logits: big.cptr, targets: $0.baseAddress!, N: 1, V: 3) }

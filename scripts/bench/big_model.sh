@@ -5,7 +5,8 @@
 # through the memory-bounded streaming path (--memory-budget). Prints wall time and peak RSS (/usr/bin/time -v)
 # per stage, the profile's phase timings, and pass/fail against the targets for the profile step:
 # peak RSS < 6 GB, wall time < 30 min. Needs ~16 GB + ~16 GB of disk. Long: run it in the background.
-# Usage: scripts/bench/big_model.sh            (env: LAYERCARD_CACHE, LAYERCARD_BENCH_BUDGET bytes, default 5.5e9)
+# Usage: scripts/bench/big_model.sh [extra profile args, e.g. --coupling-max-tokens 128]
+#        (env: LAYERCARD_CACHE, LAYERCARD_BENCH_BUDGET bytes, default 5.5e9)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CACHE="${LAYERCARD_CACHE:-$HOME/.cache/layercard}"
@@ -26,8 +27,8 @@ timed() {
     set -e
     local wall rss
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$tlog")
-    rss=$(awk -F': ' '/Maximum resident set size/ {printf "%d", $2*1024}' "$tlog")
-    printf '%-10s %8.1f s  peak RSS %6.2f GB  (exit %s)\n' "$label" "$wall" "$(echo "$rss/1e9" | bc -l)" "$rc" | tee -a "$LOGS/summary.txt"
+    rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2*1024}' "$tlog")
+    printf '%-10s %8.1f s  peak RSS %6.2f GB  (exit %s)\n' "$label" "$wall" "$(echo "$rss/1000000000" | bc -l)" "$rc" | tee -a "$LOGS/summary.txt"
     echo "$label $wall $rss" >> "$LOGS/figures.txt"
     return "$rc"
 }
@@ -53,7 +54,7 @@ open(sys.argv[1], "w").write(json.dumps({"input_ids": [r.randrange(151936) for _
 PY
 echo "== profile: 256 tokens, streamed (budget $BUDGET bytes), every card number"
 timed profile "$BIN/layercard" profile "$ID" --workspace "$WS" --dataset "$DS" --max-tokens 256 --batch 1 \
-    --memory-budget "$BUDGET" --force -v
+    --memory-budget "$BUDGET" --force -v "$@"
 python3 - "$WS/manifests/$ID/profile.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -66,6 +67,6 @@ echo
 echo "== summary"
 cat "$LOGS/summary.txt"
 ok=1
-if awk -v r="$prss" 'BEGIN {exit !(r < 6e9)}'; then echo "PASS peak RSS $(echo "$prss/1e9" | bc -l | cut -c1-5) GB < 6 GB"; else echo "FAIL peak RSS $prss bytes >= 6 GB"; ok=0; fi
+if awk -v r="$prss" 'BEGIN {exit !(r < 6e9)}'; then echo "PASS peak RSS $(echo "$prss/1000000000" | bc -l | cut -c1-5) GB < 6 GB"; else echo "FAIL peak RSS $prss bytes >= 6 GB"; ok=0; fi
 if awk -v w="$pwall" 'BEGIN {exit !(w < 1800)}'; then echo "PASS wall time ${pwall} s < 30 min"; else echo "FAIL wall time ${pwall} s >= 30 min"; ok=0; fi
 [ "$ok" = 1 ]

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -n "${1:-}" ] && export OPENBLAS_NUM_THREADS="$1"
-swift build --build-tests -c release >/dev/null
-LAYERCARD_BENCH=1 swift test -c release --skip-build --filter RealModelForwardTests/testBenchmarkForward 2>&1 | grep '\[bench\]'
+swift build -c release -Xswiftc -enable-testing --build-tests >/dev/null  # same flags as scripts/test.sh
+LAYERCARD_BENCH=1 swift test -c release -Xswiftc -enable-testing --skip-build --filter RealModelForwardTests/testBenchmarkForward 2>&1 | grep '\[bench\]'

@@ -8,7 +8,7 @@ bash scripts/setup.sh >/dev/null
 CACHE="${LAYERCARD_CACHE:-$HOME/.cache/layercard}"
 MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 WS="${1:-$(mktemp -d)}"
-swift build -c release --product layercard >/dev/null
+swift build -c release -Xswiftc -enable-testing --build-tests >/dev/null  # same flags as scripts/test.sh: one build serves both
 BIN=.build/release/layercard
 measure() { # label, command...
   local label="$1"; shift

@@ -11,7 +11,7 @@ shift || true
 CACHE="${LAYERCARD_CACHE:-$HOME/.cache/layercard}"
 GGUF="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 [ -f "$GGUF" ] || { echo "missing $GGUF: run scripts/setup.sh" >&2; exit 2; }
-swift build -c release --product layercard >/dev/null
+swift build -c release -Xswiftc -enable-testing --build-tests >/dev/null  # same flags as scripts/test.sh: one build serves both
 BIN=.build/release/layercard
 WS="${LAYERCARD_BENCH_WS:-$(mktemp -d)}"
 DATA="$WS/bench-4x128.jsonl"

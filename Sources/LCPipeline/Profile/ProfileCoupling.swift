@@ -67,8 +67,10 @@ enum ProfileCoupling {
             return lw
         }
         let gram = CouplingGram(layers: L)
+        // Progress in block-forwards (stream-layers): block j runs 1 + 2(j+1) streams, so steps grow linearly and
+        // an ETA from "layers done" would be ~2× optimistic at the start.
         var tokensDone = 0, done = 0
-        let total = batches.count * L
+        let total = batches.count * L * (L + 2)
         for (bi, ids) in batches.enumerated() {
             let lastBatch = bi == batches.count - 1
             let batch = try model.makeBatch(ids)
@@ -101,7 +103,7 @@ enum ProfileCoupling {
             try model.throwIfWeightReadFailed()
             var streams: [(layer: Int, plus: FloatBuffer, minus: FloatBuffer)] = []
             for j in 0..<L {
-                defer { done += 1; progress(Step(step: done, total: total, tokens: tokensDone + positions * (j + 1) / L)) }
+                defer { done += 2 * j + 3; progress(Step(step: done, total: total, tokens: tokensDone + positions * (j + 1) / L)) }
                 let w = try model.layerWeights(j)
                 if try epsilon(j, w) > 0 {
                     let p = FloatBuffer(count: primal.count), q = FloatBuffer(count: primal.count)

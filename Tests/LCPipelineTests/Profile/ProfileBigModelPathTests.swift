@@ -5,7 +5,7 @@
 import Foundation
 import LCCard
 import LCCore
-import LCKernels
+@testable import LCKernels
 @testable import LCModel
 @testable import LCPipeline
 import XCTest
@@ -94,6 +94,12 @@ final class ProfileBigModelPathTests: XCTestCase {
             return try JSONDecoder().decode(LayerCard.self, from: Data(contentsOf: ws.appendingPathComponent("outputs/\(id)/card.json")))
         }
         let plain = try card(["--cost-depths", "0"])
+        // The executable runs on the CPU's vector kernels even where OpenBLAS's own detection falls back to SSE3.
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.appendingPathComponent("manifests/\(id)/profile.json"))) as? [String: Any]
+        let core = try XCTUnwrap(manifest?["blas_core"] as? String)
+        if BLASRuntime.preferredCore(detected: "Prescott", cpuFlags: BLASRuntime.cpuFlags()) != nil {
+            XCTAssertFalse(BLASRuntime.genericCores.contains(core.lowercased()), "profile ran on generic OpenBLAS kernels: \(core)")
+        }
         let seg = try card(["--cost-method", "segmented"])
         let L = seg.layers.count
         XCTAssertEqual(seg.cost_model.measured_method, "segmented")
