@@ -71,13 +71,28 @@ public final class ModuleAccumulator: @unchecked Sendable {
     ///   nil keeps the primal G/C form everywhere; 0 forces Gram mode everywhere (tests).
     public init(layer: Int, gramRows: Int? = nil) { self.layer = layer; self.gramBelowWidth = gramRows }
 
-    /// Appends `count` values at `src` to `store` at `filled`, into preallocated room when there is some (Gram rows are
-    /// sized once for the expected total, huge-page backed: growing them by doubling re-faults and copies every page).
-    static func appendRows(_ store: inout [Float], _ filled: inout Int, expected: Int, _ src: UnsafePointer<Float>, _ count: Int) {
+    /// Appends the real `rows` of `src` (width `width`) to `store` at `filled`, into preallocated room when there is
+    /// some (Gram rows are sized once for the expected total, huge-page backed: growing them by doubling re-faults and
+    /// copies every page).
+    static func appendRows(_ store: inout [Float], _ filled: inout Int, expected: Int, _ src: UnsafePointer<Float>,
+                           rows: [Range<Int>], width: Int) {
+        let count = rows.reduce(0) { $0 + $1.count } * width
         if store.isEmpty && expected > 0 { store = HugePages.zeroedArray(count: expected) }
         if filled + count > store.count { store.append(contentsOf: repeatElement(0, count: max(filled + count - store.count, store.count))) }
-        store.withUnsafeMutableBufferPointer { ($0.baseAddress.unsafelyUnwrapped + filled).update(from: src, count: count) }
+        gatherRows(into: &store, at: filled, src, rows: rows, width: width)
         filled += count
+    }
+
+    /// Copies the real `rows` of `src` (width `width`) contiguously into `dst` from index `at` (dst must have room).
+    static func gatherRows(into dst: inout [Float], at: Int = 0, _ src: UnsafePointer<Float>, rows: [Range<Int>], width: Int) {
+        dst.withUnsafeMutableBufferPointer { db in
+            guard let dp = db.baseAddress else { return }
+            var r = 0
+            for range in rows {
+                (dp + at + r * width).update(from: src + range.lowerBound * width, count: range.count * width)
+                r += range.count
+            }
+        }
     }
 
     /// Drops preallocated room that was not used (before the statistics read the rows).
@@ -115,20 +130,11 @@ public final class ModuleAccumulator: @unchecked Sendable {
         // Gather real rows (the primal form's products need them contiguous; the Gram form appends them directly).
         if !grp.gram {
             if aRows.count < n * dIn { aRows = [Float](repeating: 0, count: n * dIn) }
-            aRows.withUnsafeMutableBufferPointer { ab in
-                guard let ap = ab.baseAddress else { return }
-                var r = 0
-                for range in rows {
-                    (ap + r * dIn).update(from: input + range.lowerBound * dIn, count: range.count * dIn)
-                    r += range.count
-                }
-            }
+            Self.gatherRows(into: &aRows, input, rows: rows, width: dIn)
         }
         if grp.lastBatch != batch && n > 0 && grp.gram {
             grp.lastBatch = batch
-            for range in rows {
-                Self.appendRows(&grp.rows, &grp.rowsFilled, expected: (gramBelowWidth ?? 0) * dIn, input + range.lowerBound * dIn, range.count * dIn)
-            }
+            Self.appendRows(&grp.rows, &grp.rowsFilled, expected: (gramBelowWidth ?? 0) * dIn, input, rows: rows, width: dIn)
             grp.N += n
         } else if grp.lastBatch != batch && n > 0 {
             grp.lastBatch = batch
@@ -146,10 +152,7 @@ public final class ModuleAccumulator: @unchecked Sendable {
         if gs.gram {
             // Scaled rows appended in place (memcpy, then one vectorizable pass), not element by element.
             let old = gs.deltaFilled
-            for range in rows {
-                Self.appendRows(&gs.deltaRows, &gs.deltaFilled, expected: (gramBelowWidth ?? 0) * dOut,
-                                outputGrad + range.lowerBound * dOut, range.count * dOut)
-            }
+            Self.appendRows(&gs.deltaRows, &gs.deltaFilled, expected: (gramBelowWidth ?? 0) * dOut, outputGrad, rows: rows, width: dOut)
             gs.deltaRows.withUnsafeMutableBufferPointer { db in
                 guard let p = db.baseAddress else { return }
                 for i in old..<(old + n * dOut) { p[i] = Float(scale * Double(p[i])) }
@@ -157,14 +160,7 @@ public final class ModuleAccumulator: @unchecked Sendable {
             return
         }
         if dRows.count < n * dOut { dRows = [Float](repeating: 0, count: n * dOut) }
-        dRows.withUnsafeMutableBufferPointer { db in
-            guard let dp = db.baseAddress else { return }
-            var r = 0
-            for range in rows {
-                (dp + r * dOut).update(from: outputGrad + range.lowerBound * dOut, count: range.count * dOut)
-                r += range.count
-            }
-        }
+        Self.gatherRows(into: &dRows, outputGrad, rows: rows, width: dOut)
         if gBatch.count < dIn * dOut { gBatch = [Float](repeating: 0, count: dIn * dOut) }
         gBatch.withUnsafeMutableBufferPointer { gb in
             aRows.withUnsafeBufferPointer { ab in

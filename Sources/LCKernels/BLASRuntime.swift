@@ -39,8 +39,10 @@ public enum BLASRuntime {
     /// CPU that has AVX2/AVX-512 (see the file comment). Returns when nothing is to be done or the exec fails.
     public static func reexecWithFasterKernelsIfNeeded() {
         let env = ProcessInfo.processInfo.environment
-        guard env["OPENBLAS_CORETYPE"] == nil, env["LAYERCARD_NO_BLAS_REEXEC"] == nil,
-              let want = preferredCore(detected: coreName, cpuFlags: cpuFlags()) else { return }
+        // /proc/cpuinfo is read only when OpenBLAS chose a generic core (every executable passes through here).
+        let detected = coreName
+        guard env["OPENBLAS_CORETYPE"] == nil, env["LAYERCARD_NO_BLAS_REEXEC"] == nil, genericCores.contains(detected.lowercased()),
+              let want = preferredCore(detected: detected, cpuFlags: cpuFlags()) else { return }
         setenv("OPENBLAS_CORETYPE", want, 1)
         setenv("LAYERCARD_NO_BLAS_REEXEC", "1", 1)  // never loop, whatever the child detects
         let args = CommandLine.arguments
