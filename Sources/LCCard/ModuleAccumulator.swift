@@ -153,9 +153,11 @@ public final class ModuleAccumulator: @unchecked Sendable {
             // Scaled rows appended in place (memcpy, then one vectorizable pass), not element by element.
             let old = gs.deltaFilled
             Self.appendRows(&gs.deltaRows, &gs.deltaFilled, expected: (gramBelowWidth ?? 0) * dOut, outputGrad, rows: rows, width: dOut)
-            gs.deltaRows.withUnsafeMutableBufferPointer { db in
-                guard let p = db.baseAddress else { return }
-                for i in old..<(old + n * dOut) { p[i] = Float(scale * Double(p[i])) }
+            if scale != 1 {
+                gs.deltaRows.withUnsafeMutableBufferPointer { db in
+                    guard let p = db.baseAddress else { return }
+                    for i in old..<(old + n * dOut) { p[i] = Float(scale * Double(p[i])) }
+                }
             }
             return
         }

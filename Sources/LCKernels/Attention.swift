@@ -19,18 +19,17 @@ public func attention(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointe
     precondition(KVH > 0 && NH % KVH == 0, "NH must be a multiple of KVH")
     let group = NH / KVH, scale = 1 / Float(HS).squareRoot()
     let qs = Int32(NH * HS), ks = Int32(KVH * HS)
-    for b in 0..<B {
-        for h in 0..<NH {
-            let kvh = h / group
-            let qh = q + b * T * NH * HS + h * HS, kh = k + b * T * KVH * HS + kvh * HS
-            let vh = v + b * T * KVH * HS + kvh * HS, oh = out + b * T * NH * HS + h * HS
-            let a = att + (b * NH + h) * T * T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HS),
-                        scale, qh, qs, kh, ks, 0, a, Int32(T))
-            for t in 0..<T { maskedSoftmaxRow(a + t * T, t: t, T: T, causal: causal, mask: keyMask.map { $0 + b * T }) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HS), Int32(T),
-                        1, a, Int32(T), vh, ks, 0, oh, qs)
-        }
+    // One task per (batch, head): each writes its own probabilities and output columns.
+    Threads.splitBLASCalls(B * NH) { task in
+        let b = task / NH, h = task % NH, kvh = h / group
+        let qh = q + b * T * NH * HS + h * HS, kh = k + b * T * KVH * HS + kvh * HS
+        let vh = v + b * T * KVH * HS + kvh * HS, oh = out + b * T * NH * HS + h * HS
+        let a = att + (b * NH + h) * T * T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(HS),
+                    scale, qh, qs, kh, ks, 0, a, Int32(T))
+        for t in 0..<T { maskedSoftmaxRow(a + t * T, t: t, T: T, causal: causal, mask: keyMask.map { $0 + b * T }) }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(HS), Int32(T),
+                    1, a, Int32(T), vh, ks, 0, oh, qs)
     }
 }
 
@@ -90,29 +89,33 @@ public func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutable
                               HS: Int) {
     let group = NH / KVH, scale = 1 / Float(HS).squareRoot()
     let qs = Int32(NH * HS), ks = Int32(KVH * HS), t32 = Int32(T)
-    dk.update(repeating: 0, count: B * T * KVH * HS)
-    dv.update(repeating: 0, count: B * T * KVH * HS)
-    for b in 0..<B {
-        for h in 0..<NH {
-            let kvh = h / group
-            let qh = q + b * T * NH * HS + h * HS, kh = k + b * T * KVH * HS + kvh * HS
-            let vh = v + b * T * KVH * HS + kvh * HS, doh = dout + b * T * NH * HS + h * HS
-            let dqh = dq + b * T * NH * HS + h * HS, dkh = dk + b * T * KVH * HS + kvh * HS
-            let dvh = dv + b * T * KVH * HS + kvh * HS
+    // One task per (batch, kv head): dK and dV of a kv head sum over its query heads, so those stay in one task;
+    // every task but the first gets its own (T,T) workspace.
+    Threads.splitBLASCalls(B * KVH) { task in
+        let b = task / KVH, kvh = task % KVH
+        let own = task == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: T * T)
+        defer { own?.deallocate() }
+        let sc = own ?? scratch
+        let kh = k + b * T * KVH * HS + kvh * HS, vh = v + b * T * KVH * HS + kvh * HS
+        let dkh = dk + b * T * KVH * HS + kvh * HS, dvh = dv + b * T * KVH * HS + kvh * HS
+        for t in 0..<T { (dkh + t * Int(ks)).update(repeating: 0, count: HS); (dvh + t * Int(ks)).update(repeating: 0, count: HS) }
+        for h in (kvh * group)..<((kvh + 1) * group) {
+            let qh = q + b * T * NH * HS + h * HS, doh = dout + b * T * NH * HS + h * HS
+            let dqh = dq + b * T * NH * HS + h * HS
             let p = att + (b * NH + h) * T * T
             // dV += Pᵀ·dO ; dP = dO·Vᵀ
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t32, Int32(HS), t32, 1, p, t32, doh, qs, 1, dvh, ks)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t32, t32, Int32(HS), 1, doh, qs, vh, ks, 0, scratch, t32)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t32, t32, Int32(HS), 1, doh, qs, vh, ks, 0, sc, t32)
             // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale
             for t in 0..<T {
-                let pr = p + t * T, dr = scratch + t * T
+                let pr = p + t * T, dr = sc + t * T
                 var dot: Float = 0
                 for j in 0..<T { dot += pr[j] * dr[j] }
                 for j in 0..<T { dr[j] = pr[j] * (dr[j] - dot) * scale }
             }
             // dQ = dS·K ; dK += dSᵀ·Q
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t32, Int32(HS), t32, 1, scratch, t32, kh, ks, 0, dqh, qs)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t32, Int32(HS), t32, 1, scratch, t32, qh, qs, 1, dkh, ks)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t32, Int32(HS), t32, 1, sc, t32, kh, ks, 0, dqh, qs)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t32, Int32(HS), t32, 1, sc, t32, qh, qs, 1, dkh, ks)
         }
     }
 }

@@ -12,17 +12,24 @@ public final class FloatBuffer: @unchecked Sendable {
     public init(count: Int) {
         self.count = max(0, count)
         ptr = Self.allocate(self.count)
-        ptr.initialize(repeating: 0, count: max(1, self.count))
+        if self.count * 4 >= HugePages.threshold {
+            // Fresh pages fault in on this first touch; split over the worker threads, they fault in ~2× faster.
+            let p = ptr
+            Parallel.chunks(self.count, minChunk: 1 << 18) { r in (p + r.lowerBound).initialize(repeating: 0, count: r.count) }
+        } else {
+            ptr.initialize(repeating: 0, count: max(1, self.count))
+        }
     }
 
-    /// Big buffers: 2 MB-aligned and advised for transparent huge pages before the first touch (HugePages).
+    /// Big buffers: 2 MB-aligned and advised for transparent huge pages before the first touch (HugePages). The
+    /// advice covers the whole last 2 MB page; the size is not rounded up, so that page's rest serves the next
+    /// allocations instead of being faulted in (and zeroed by the kernel) for nothing.
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         let bytes = max(1, count) * 4
         guard bytes >= HugePages.threshold else { return .allocate(capacity: max(1, count)) }
-        let rounded = (bytes + HugePages.pageBytes - 1) / HugePages.pageBytes * HugePages.pageBytes
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, HugePages.pageBytes, rounded) == 0, let raw else { return .allocate(capacity: max(1, count)) }
-        HugePages.advise(raw, bytes: rounded)
+        guard posix_memalign(&raw, HugePages.pageBytes, bytes) == 0, let raw else { return .allocate(capacity: max(1, count)) }
+        HugePages.advise(raw, bytes: (bytes + HugePages.pageBytes - 1) / HugePages.pageBytes * HugePages.pageBytes)
         return raw.bindMemory(to: Float.self, capacity: max(1, count))
     }
 

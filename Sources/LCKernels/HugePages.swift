@@ -6,8 +6,7 @@
 import Foundation
 
 public enum HugePages {
-    /// Buffers at least this large get the advice (and, in `FloatBuffer`, 2 MB alignment with the size rounded up to
-    /// whole 2 MB pages: at most 2× for the smallest, typically a few percent).
+    /// Buffers at least this large get the advice (and, in `FloatBuffer`, 2 MB alignment).
     public static let threshold = 2 << 20
     public static let pageBytes = 2 << 20
 
@@ -25,7 +24,7 @@ public enum HugePages {
         return [Float](unsafeUninitializedCapacity: count) { buf, n in
             guard let b = buf.baseAddress else { n = 0; return }
             advise(UnsafeMutableRawPointer(b), bytes: count * 4)
-            b.initialize(repeating: 0, count: count)
+            Parallel.chunks(count, minChunk: 1 << 18) { r in (b + r.lowerBound).initialize(repeating: 0, count: r.count) }
             n = count
         }
     }

@@ -26,48 +26,63 @@ public final class BlockActivations: @unchecked Sendable {
     public let att: FloatBuffer
     /// (N,NH·HS) attention output = input of the output projection.
     public let attnOut: FloatBuffer
-    /// (N,C) output projection result; residual sum after attention (pre-norm: the new stream; BERT: LN input).
+    /// (N,C) output projection result (transient: may be shared between blocks); residual sum after attention
+    /// (pre-norm: the new stream; BERT: LN input).
     public let proj: FloatBuffer, resid1: FloatBuffer
     /// (N,C) input of the MLP up/gate projections; its norm statistics (N).
     public let ffnIn: FloatBuffer, norm2Mean: FloatBuffer, norm2Rstd: FloatBuffer
     /// (N,I) gate output (SwiGLU only), up output, activation (= input of down).
     public let gate: FloatBuffer, up: FloatBuffer, act: FloatBuffer
-    /// (N,C) down output; residual sum after the MLP (BERT: LN input); (N) BERT output-LN statistics.
+    /// (N,C) down output (transient, like `proj`); BERT: residual sum after the MLP (LN input) and the output-LN
+    /// statistics (N) (empty otherwise: the pre-norm blocks' sum is `output` itself).
     public let down: FloatBuffer, resid2: FloatBuffer, norm3Mean: FloatBuffer, norm3Rstd: FloatBuffer
     /// (N,C) block output.
     public let output: FloatBuffer
 
-    /// Total floats of all buffers for (B,T) (for memory planning).
+    /// Total floats of all buffers for (B,T) (for memory planning). A block kept by the profile's forward shares
+    /// `input` with the previous block's `output` and `proj`/`down` with every other block: `keptFloatCount`.
     public static func floatCount(config c: ModelConfig, B: Int, T: Int) -> Int {
+        keptFloatCount(config: c, B: B, T: T) + 3 * B * T * c.hiddenSize
+    }
+
+    /// Floats one more kept block adds (see `floatCount`).
+    public static func keptFloatCount(config c: ModelConfig, B: Int, T: Int) -> Int {
         let N = B * T, C = c.hiddenSize, I = c.intermediateSize
         let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
         let swi = c.activation == "silu", gpt2 = c.architecture == "gpt2", bert = c.architecture == "bert"
         let qwen3 = c.architecture == "qwen3"
-        var n = N * C * 8 + N * 2 + N * qD * 2 + N * kD * 2 + B * c.numHeads * T * T + N * 2 + N * I * 2
+        var n = N * C * 4 + N * 2 + N * qD * 2 + N * kD * 2 + B * c.numHeads * T * T + N * 2 + N * I * 2
         if gpt2 { n += N * 3 * C }
         if qwen3 { n += N * qD + N * c.numHeads + N * kD + N * c.numKVHeads }
         if swi { n += N * I }
-        if bert { n += 2 * N }
+        if bert { n += N * C + 2 * N }
         return n
     }
 
-    public init(config c: ModelConfig, B: Int, T: Int) {
+    /// - Parameters:
+    ///   - input: use this (N,C) buffer as the block input instead of a new one (e.g. the previous block's `output`:
+    ///     the forward then neither copies the residual stream nor keeps it twice). Its contents are not changed.
+    ///   - transient: share the buffers no backward reads (`proj`, `down`: consumed by the residual sums right
+    ///     after they are written) with this block's, instead of allocating them per block.
+    public init(config c: ModelConfig, B: Int, T: Int, input: FloatBuffer? = nil, transient: BlockActivations? = nil) {
         self.B = B; self.T = T
         let N = B * T, C = c.hiddenSize, I = c.intermediateSize
         let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
         let swi = c.activation == "silu", gpt2 = c.architecture == "gpt2", bert = c.architecture == "bert"
         let qwen3 = c.architecture == "qwen3"
-        input = FloatBuffer(count: N * C); attnIn = FloatBuffer(count: N * C)
+        if let input { precondition(input.count == N * C, "BlockActivations: input has \(input.count) floats, need \(N * C)") }
+        if let t = transient { precondition(t.proj.count == N * C && t.down.count == N * C, "BlockActivations: transient buffers of another shape") }
+        self.input = input ?? FloatBuffer(count: N * C); attnIn = FloatBuffer(count: N * C)
         norm1Mean = FloatBuffer(count: N); norm1Rstd = FloatBuffer(count: N)
         qkv = FloatBuffer(count: gpt2 ? N * 3 * C : 0)
         qProj = FloatBuffer(count: qwen3 ? N * qD : 0); qRstd = FloatBuffer(count: qwen3 ? N * c.numHeads : 0)
         kProj = FloatBuffer(count: qwen3 ? N * kD : 0); kRstd = FloatBuffer(count: qwen3 ? N * c.numKVHeads : 0)
         q = FloatBuffer(count: N * qD); k = FloatBuffer(count: N * kD); v = FloatBuffer(count: N * kD)
         att = FloatBuffer(count: B * c.numHeads * T * T); attnOut = FloatBuffer(count: N * qD)
-        proj = FloatBuffer(count: N * C); resid1 = FloatBuffer(count: N * C)
+        proj = transient?.proj ?? FloatBuffer(count: N * C); resid1 = FloatBuffer(count: N * C)
         ffnIn = FloatBuffer(count: N * C); norm2Mean = FloatBuffer(count: N); norm2Rstd = FloatBuffer(count: N)
         gate = FloatBuffer(count: swi ? N * I : 0); up = FloatBuffer(count: N * I); act = FloatBuffer(count: N * I)
-        down = FloatBuffer(count: N * C); resid2 = FloatBuffer(count: N * C)
+        down = transient?.down ?? FloatBuffer(count: N * C); resid2 = FloatBuffer(count: bert ? N * C : 0)
         norm3Mean = FloatBuffer(count: bert ? N : 0); norm3Rstd = FloatBuffer(count: bert ? N : 0)
         output = FloatBuffer(count: N * C)
     }

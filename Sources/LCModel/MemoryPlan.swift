@@ -60,6 +60,13 @@ public struct MemoryPlan: Sendable {
     /// f32 bytes of one block's activations (BlockActivations) for a (B,T) batch.
     public func activationBytes(B: Int, T: Int) -> Int { 4 * BlockActivations.floatCount(config: config, B: B, T: T) }
 
+    /// f32 bytes of every block's activations kept by a forward for the backward (blocks share their boundaries
+    /// and transient buffers: BlockActivations.keptFloatCount).
+    public func keptActivationBytes(B: Int, T: Int) -> Int {
+        config.numLayers * 4 * BlockActivations.keptFloatCount(config: config, B: B, T: T)
+            + activationBytes(B: B, T: T) - 4 * BlockActivations.keptFloatCount(config: config, B: B, T: T)
+    }
+
     /// Whether the backward over a (B,T) batch keeps only layer-boundary activations and recomputes blocks:
     /// yes when keeping every block's activations (+ weights held, + full logits if resident) exceeds 70% of the budget.
     public func checkpoints(B: Int, T: Int) -> Bool {
@@ -67,7 +74,7 @@ public struct MemoryPlan: Sendable {
         let N = B * T, L = config.numLayers
         let weights = streamWeights ? 2 * layerBytes + 2 * 4 * headBlockRows * config.hiddenSize : weightBytes
         let head = streamWeights ? 0 : 2 * 4 * N * config.vocabSize  // logits + their gradient
-        let keepAll = Double(L) * Double(activationBytes(B: B, T: T)) + Double(weights) + Double(head)
+        let keepAll = Double(keptActivationBytes(B: B, T: T)) + Double(weights) + Double(head)
         return keepAll > 0.7 * Double(budget)  // 30% headroom: gradient scratch, decode buffers, allocator slack
     }
 
@@ -77,7 +84,7 @@ public struct MemoryPlan: Sendable {
         let acts = activationBytes(B: B, T: T)
         let weights = streamWeights ? 2 * layerBytes + 2 * 4 * headBlockRows * C : weightBytes
         let head = streamWeights ? 4 * N * headBlockRows * 2 : 2 * 4 * N * config.vocabSize
-        let kept = checkpoints(B: B, T: T) ? 4 * (L + 1) * N * C + 2 * acts : L * acts + acts
+        let kept = checkpoints(B: B, T: T) ? 4 * (L + 1) * N * C + 2 * acts : keptActivationBytes(B: B, T: T) + acts
         return weights + head + kept
     }
 }

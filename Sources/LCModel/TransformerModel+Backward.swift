@@ -39,12 +39,25 @@ public final class StepTimer: @unchecked Sendable {
 }
 
 /// What the forward kept for the backward: every block's activations, or (checkpointing) each block's input.
-struct SavedForward {
+/// A class so the backward can drop each block's activations as soon as its gradient is through (`release`):
+/// the memory then serves the statistics' rows of the layers below instead of new pages.
+final class SavedForward {
     let batch: Batch
     /// Last block output (B,T,C) (the embedding output when there are no layers).
     let output: FloatBuffer
-    var acts: [BlockActivations] = []
-    var inputs: [FloatBuffer] = []
+    private(set) var acts: [BlockActivations?]
+    let inputs: [FloatBuffer]
+    init(batch: Batch, output: FloatBuffer, acts: [BlockActivations], inputs: [FloatBuffer]) {
+        self.batch = batch; self.output = output; self.acts = acts; self.inputs = inputs
+    }
+    var keepsActivations: Bool { !acts.isEmpty }
+    /// Block `l`'s kept activations (until released).
+    func activations(_ l: Int) -> BlockActivations {
+        guard let a = acts[l] else { preconditionFailure("activations of layer \(l) already released") }
+        return a
+    }
+    /// Drops block `l`'s activations (its input stays alive while block l−1's are kept: they share it).
+    func release(_ l: Int) { if l < acts.count { acts[l] = nil } }
 }
 
 extension TransformerModel {
@@ -145,9 +158,12 @@ extension TransformerModel {
         var acts: [BlockActivations] = [], inputs: [FloatBuffer] = []
         let scratch = ckpt ? BlockActivations(config: config, B: b.B, T: b.T) : nil
         for l in 0..<config.numLayers {
-            let a = scratch ?? BlockActivations(config: config, B: b.B, T: b.T)
-            if ckpt { let keep = FloatBuffer(count: x.count); keep.ptr.update(from: x.cptr, count: x.count); inputs.append(keep) }
-            a.input.ptr.update(from: x.cptr, count: x.count)
+            // Kept blocks read the previous block's output in place and share the transient buffers.
+            let a = scratch ?? BlockActivations(config: config, B: b.B, T: b.T, input: x, transient: acts.last)
+            if ckpt {
+                let keep = FloatBuffer(count: x.count); keep.ptr.update(from: x.cptr, count: x.count); inputs.append(keep)
+                a.input.ptr.update(from: x.cptr, count: x.count)
+            }
             block(l, acts: a, batch: b)
             try throwIfWeightReadFailed()
             if ckpt { x = FloatBuffer(count: x.count); x.ptr.update(from: a.output.cptr, count: x.count) } else { acts.append(a); x = a.output }
@@ -161,7 +177,7 @@ extension TransformerModel {
     func backwardBlocks(_ r: SavedForward, dOutput: FloatBuffer, stopAtLayer: Int = 0, timer: StepTimer? = nil,
                         visit: (ModuleGradient) -> Void) throws {
         let sc = BlockGradScratch(config: config, B: r.batch.B, T: r.batch.T)
-        let recompute = r.acts.isEmpty && config.numLayers > 0 ? BlockActivations(config: config, B: r.batch.B, T: r.batch.T) : nil
+        let recompute = !r.keepsActivations && config.numLayers > 0 ? BlockActivations(config: config, B: r.batch.B, T: r.batch.T) : nil
         var d = dOutput, other = FloatBuffer(count: dOutput.count)
         for l in stride(from: config.numLayers - 1, through: max(0, stopAtLayer), by: -1) {
             let start = StepTimer.now()
@@ -175,12 +191,13 @@ extension TransformerModel {
                 a.input.ptr.update(from: r.inputs[l].cptr, count: r.inputs[l].count)
                 block(l, weights: w, acts: a, batch: r.batch)
             } else {
-                a = r.acts[l]
+                a = r.activations(l)
             }
             blockBackward(l, weights: w, acts: a, dOut: d, dInput: other, scratch: sc, batch: r.batch) { g in
                 guard timed else { return visit(g) }
                 let v0 = StepTimer.now(); visit(g); visiting += StepTimer.now() - v0
             }
+            r.release(l)
             swap(&d, &other)
         }
     }

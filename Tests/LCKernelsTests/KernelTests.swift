@@ -211,6 +211,37 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(a.array, [5, 8]); XCTAssertEqual(b.array, [7, 10])
     }
 
+    /// The per-head tasks split over threads (single-threaded BLAS inside) give the serial results, for causal GQA
+    /// and masked bidirectional attention, and leave the OpenBLAS thread count as it was.
+    func testAttentionSplitOverThreadsMatchesSerial() {
+        let B = 3, T = 17, HS = 8, before = Threads.current, workers = Parallel.workers
+        defer { Threads.set(before); Parallel.workers = workers }
+        for (NH, KVH, causal) in [(4, 2, true), (6, 3, false)] {
+            let q = rng.array(B * T * NH * HS), k = rng.array(B * T * KVH * HS), v = rng.array(B * T * KVH * HS)
+            let dout = rng.array(B * T * NH * HS)
+            var mask = [Float](repeating: 1, count: B * T); for t in 12..<T { mask[T + t] = 0 }
+            func run(threads: Int) -> [[Float]] {
+                Threads.set(threads)
+                let O = FloatBuffer(count: B * T * NH * HS), A = FloatBuffer(count: B * NH * T * T), S = FloatBuffer(count: T * T)
+                let dQ = FloatBuffer(count: q.count), dK = FloatBuffer(rng.array(k.count)), dV = FloatBuffer(rng.array(v.count))
+                let Q = FloatBuffer(q), K = FloatBuffer(k), Vb = FloatBuffer(v), dO = FloatBuffer(dout)
+                mask.withUnsafeBufferPointer { mp in
+                    attention(out: O.ptr, att: A.ptr, q: Q.cptr, k: K.cptr, v: Vb.cptr, keyMask: causal ? nil : mp.baseAddress,
+                              causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+                }
+                XCTAssertEqual(Threads.current, threads)
+                attentionBackward(dq: dQ.ptr, dk: dK.ptr, dv: dV.ptr, scratch: S.ptr, dout: dO.cptr, q: Q.cptr, k: K.cptr, v: Vb.cptr,
+                                  att: A.cptr, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+                XCTAssertEqual(Threads.current, threads)
+                return [O.array, A.array, dQ.array, dK.array, dV.array]
+            }
+            let serial = run(threads: 1), split = run(threads: 2)
+            for (i, name) in ["out", "att", "dq", "dk", "dv"].enumerated() {
+                XCTAssertLessThanOrEqual(relErr(split[i], serial[i].map(Double.init)), 1e-6, "\(name) NH \(NH) KVH \(KVH)")
+            }
+        }
+    }
+
     func testThreads() {
         let before = Threads.current
         Threads.set(1)

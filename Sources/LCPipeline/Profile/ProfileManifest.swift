@@ -44,8 +44,12 @@ public struct ProfileManifest: Codable, Sendable {
     /// Analytic FLOPs of the forward+backward phase and its achieved rate.
     public var forward_backward_flops: Double?
     public var forward_backward_gflops: Double?
-    /// `--bench-sgemm`: a plain cblas_sgemm of the same FLOPs in the same process, and the ratio of rates.
+    /// `--bench-sgemm`: the rate of a plain cblas_sgemm (the MLP's shape, M = min(512, positions)) in the same
+    /// process, timed ~1 s right before and ~1 s right after the forward+backward (together more FLOPs than it),
+    /// and the ratio of the forward+backward's rate to it.
     public var sgemm_reference_gflops: Double?
+    /// The reference's two timings (right before and right after the forward+backward); the rate above is their mean.
+    public var sgemm_reference_samples_gflops: [Double]?
     public var forward_backward_vs_sgemm: Double?
     public var threads: Int
     /// OpenBLAS kernel family in use (`openblas_get_corename`).

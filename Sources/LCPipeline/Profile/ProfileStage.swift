@@ -114,7 +114,13 @@ public enum ProfileStage {
             logger.info("profiling", metadata: ["model": "\(id)", "records": "\(ds.sequences.count)", "positions": "\(ds.tokenCount)",
                                                 "layers": "\(config.numLayers)", "threads": "\(req.threads)"])
             var lastLog = Date.distantPast
-            let r = try Profiler.run(model: model, sequences: ds.sequences, options: req.options) { p in
+            // --bench-sgemm: the reference is timed right before and right after the forward+backward, so both run
+            // under the machine's conditions of the moment (a shared VM's speed drifts by tens of percent).
+            var sgemmRefs: [Double] = []
+            let refShape = (M: min(512, max(64, ds.tokenCount)), N: config.intermediateSize, K: config.hiddenSize)
+            let r = try Profiler.run(model: model, sequences: ds.sequences, options: req.options, aroundForwardBackward: { _ in
+                if req.benchSgemm { sgemmRefs.append(sgemmReference(seconds: 1, M: refShape.M, N: refShape.N, K: refShape.K)) }
+            }) { p in
                 let now = Date()
                 guard p.step == p.total || now.timeIntervalSince(lastLog) >= 1 else { return }
                 lastLog = now
@@ -148,11 +154,12 @@ public enum ProfileStage {
             m.loss = r.loss; m.tokens = r.tokens; m.positions = r.positions; m.timings = r.timings
             m.forward_backward_flops = r.forwardBackwardFlops
             if let fb = r.timings["forward_backward"], fb > 0 { m.forward_backward_gflops = r.forwardBackwardFlops / fb / 1e9 }
-            if req.benchSgemm, let fb = m.forward_backward_gflops {
-                let ref = sgemmReference(flops: r.forwardBackwardFlops, M: min(512, max(64, r.positions)), N: config.intermediateSize,
-                                         K: config.hiddenSize)
-                m.sgemm_reference_gflops = ref; m.forward_backward_vs_sgemm = ref > 0 ? fb / ref : nil
+            if req.benchSgemm, let fb = m.forward_backward_gflops, !sgemmRefs.isEmpty {
+                let ref = sgemmRefs.reduce(0, +) / Double(sgemmRefs.count)
+                m.sgemm_reference_gflops = ref; m.sgemm_reference_samples_gflops = sgemmRefs
+                m.forward_backward_vs_sgemm = ref > 0 ? fb / ref : nil
                 logger.info("sgemm reference", metadata: ["model": "\(id)", "sgemm_gflops": "\(String(format: "%.1f", ref))",
+                                                          "before_after": "\(sgemmRefs.map { String(format: "%.1f", $0) }.joined(separator: ","))",
                                                           "forward_backward_gflops": "\(String(format: "%.1f", fb))"])
             }
         } catch {
@@ -170,16 +177,19 @@ public enum ProfileStage {
         return StageOutcome(modelID: id, status: m.status, skipped: false, message: m.error?.message ?? "ok")
     }
 
-    /// GFLOP/s of repeated plain cblas_sgemm (M,K)·(K,N) calls totalling at least `flops` (one warm-up call).
-    static func sgemmReference(flops: Double, M: Int, N: Int, K: Int) -> Double {
+    /// GFLOP/s of plain cblas_sgemm (M,K)·(K,N) calls repeated for at least `seconds` (after one warm-up call).
+    static func sgemmReference(seconds: Double, M: Int, N: Int, K: Int) -> Double {
         let a = FloatBuffer(count: M * K), b = FloatBuffer(count: K * N), c = FloatBuffer(count: M * N)
         for i in 0..<a.count { a.ptr[i] = Float(i % 7) * 0.01 }
         for i in 0..<b.count { b.ptr[i] = Float(i % 5) * 0.01 }
         let per = 2 * Double(M) * Double(N) * Double(K)
-        let reps = max(1, Int((flops / per).rounded(.up)))
         sgemmPlain(c: c.ptr, a: a.cptr, b: b.cptr, M: M, N: N, K: K)
         let t = Date()
-        for _ in 0..<reps { sgemmPlain(c: c.ptr, a: a.cptr, b: b.cptr, M: M, N: N, K: K) }
+        var reps = 0
+        while reps < 1 || Date().timeIntervalSince(t) < seconds {
+            for _ in 0..<4 { sgemmPlain(c: c.ptr, a: a.cptr, b: b.cptr, M: M, N: N, K: K) }
+            reps += 4
+        }
         let s = Date().timeIntervalSince(t)
         return s > 0 ? Double(reps) * per / s / 1e9 : 0
     }

@@ -91,7 +91,10 @@ public enum Profiler {
     /// Runs the whole profile.
     /// - Throws: `LCError.usage` for data the model cannot use (no targets; encoder without target vectors),
     ///   `LCError.format` from the statistics (degenerate inputs), errors of the forward pass.
+    /// - Parameter aroundForwardBackward: called right before ("before") and right after ("after") the
+    ///   forward+backward phase (benchmarks time a reference there, under the same machine conditions).
     public static func run(model: TransformerModel, sequences: [ReferenceSequence], options o: ProfileOptions,
+                           aroundForwardBackward: (String) -> Void = { _ in },
                            progress: (ProfileProgress) -> Void = { _ in }) throws -> ProfileResult {
         let c = model.config, L = c.numLayers, arch = c.architecture
         guard o.batch >= 1, o.loraRank >= 1, o.costDepths >= 0, o.costRepeats >= 1, (o.couplingRecords ?? 1) >= 1,
@@ -122,6 +125,7 @@ public enum Profiler {
         let segmented = o.costDepths > 0 && (o.costMethod == .segmented || (o.costMethod == .auto && model.streamsWeights))
         let timer = segmented ? StepTimer(layers: L) : nil
         var firstStepPeak: Double?
+        aroundForwardBackward("before")
         var t0 = Date()
         for (bi, b) in batches.enumerated() {
             let stepTimer = bi == 0 ? timer : nil
@@ -146,6 +150,7 @@ public enum Profiler {
                                      elapsed: Date().timeIntervalSince(t0)))
         }
         timings["forward_backward"] = Date().timeIntervalSince(t0)
+        aroundForwardBackward("after")
         // ---- statistics per layer ----
         t0 = Date()
         var modules: [ModuleStats] = [], layers: [LayerStats] = [], steps: [[String: StepDirection]] = []
