@@ -77,6 +77,21 @@ public final class ModuleAccumulator: @unchecked Sendable {
     static func appendRows(_ store: inout [Float], _ filled: inout Int, expected: Int, _ src: UnsafePointer<Float>,
                            rows: [Range<Int>], width: Int) {
         let count = rows.reduce(0) { $0 + $1.count } * width
+        if store.isEmpty && count == expected && count > 0 {
+            // One batch brings every expected row (the single-batch profile): copy them in one pass, no zero fill.
+            store = [Float](unsafeUninitializedCapacity: count) { buf, n in
+                guard let b = buf.baseAddress else { n = 0; return }
+                if count * 4 >= HugePages.threshold { HugePages.advise(UnsafeMutableRawPointer(b), bytes: count * 4) }
+                var r = 0
+                for range in rows {
+                    (b + r * width).initialize(from: src + range.lowerBound * width, count: range.count * width)
+                    r += range.count
+                }
+                n = count
+            }
+            filled = count
+            return
+        }
         if store.isEmpty && expected > 0 { store = HugePages.zeroedArray(count: expected) }
         if filled + count > store.count { store.append(contentsOf: repeatElement(0, count: max(filled + count - store.count, store.count))) }
         gatherRows(into: &store, at: filled, src, rows: rows, width: width)

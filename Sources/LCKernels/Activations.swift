@@ -2,7 +2,7 @@
 // row softmax; forward and backward. Loops are their own reference. Deliberately elementwise only.
 import Foundation
 
-@inline(__always) private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+@inline(__always) private func sigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
 
 /// out = silu(gate) ⊙ up. All (n).
 public func swiglu(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, n: Int) {

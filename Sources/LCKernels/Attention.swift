@@ -33,20 +33,30 @@ public func attention(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointe
     }
 }
 
-/// Softmax over row `t` of the scores in place, with masked keys set to probability 0.
+/// Softmax over row `t` of the scores in place, with masked keys set to probability 0. Loops without branches
+/// (selects) so they vectorize; `fastExp` for the exponentials.
 @inline(__always)
 private func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, t: Int, T: Int, causal: Bool,
                               mask: UnsafePointer<Float>?) {
-    @inline(__always) func visible(_ j: Int) -> Bool { (!causal || j <= t) && (mask.map { $0[j] != 0 } ?? true) }
+    // Visible keys: j ≤ t when causal (a prefix), and mask[j] ≠ 0 when masked.
+    let end = causal ? min(T, t + 1) : T
     var m = -Float.infinity
-    for j in 0..<T where visible(j) && row[j] > m { m = row[j] }
-    if m == -Float.infinity { for j in 0..<T { row[j] = 0 }; return }
-    var s: Float = 0
-    for j in 0..<T {
-        if visible(j) { let e = expf(row[j] - m); row[j] = e; s += e } else { row[j] = 0 }
+    if let mask {
+        for j in 0..<end where mask[j] != 0 && row[j] > m { m = row[j] }
+    } else {
+        for j in 0..<end where row[j] > m { m = row[j] }
     }
+    if m == -Float.infinity { for j in 0..<T { row[j] = 0 }; return }
+    if let mask {
+        for j in 0..<end { row[j] = mask[j] != 0 ? fastExp(row[j] - m) : 0 }
+    } else {
+        for j in 0..<end { row[j] = fastExp(row[j] - m) }
+    }
+    var s: Float = 0
+    for j in 0..<end { s += row[j] }
     let inv = 1 / s
-    for j in 0..<T { row[j] *= inv }
+    for j in 0..<end { row[j] *= inv }
+    for j in end..<T { row[j] = 0 }
 }
 
 /// Naive reference for `attention` (same buffers), plain loops.

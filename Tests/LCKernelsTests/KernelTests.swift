@@ -1,5 +1,6 @@
 // Every kernel: forward against the Float64 reference (and the naive Float reference where a fast path exists),
 // backward against central differences of the Float64 forward (tolerances: Reference64.swift header).
+import Foundation
 import LCKernels
 import XCTest
 
@@ -172,9 +173,10 @@ final class KernelTests: XCTestCase {
             let t2 = targets.withUnsafeBufferPointer {
                 crossEntropyForwardBackward(losses: L2.ptr, dlogits: dX2.ptr, dlosses: dL.cptr, logits: X2.cptr, targets: $0.baseAddress!, N: N, V: V)
             }
-            XCTAssertEqual(t2, total, accuracy: 1e-9 * abs(total), "in place: \(inPlace)")
-            XCTAssertEqual(L2.array, L.array)
-            for i in 0..<(N * V) { XCTAssertEqual(dX2.array[i], dX.array[i], accuracy: 1e-7, "dlogits[\(i)] in place: \(inPlace)") }
+            // fastExp (fused) vs expf (separate): ≤ 1.2e-7 relative per exponential.
+            XCTAssertEqual(t2, total, accuracy: 1e-6 * abs(total), "in place: \(inPlace)")
+            for i in 0..<N { XCTAssertEqual(L2.array[i], L.array[i], accuracy: 1e-6 * max(1, abs(L.array[i])), "loss[\(i)]") }
+            for i in 0..<(N * V) { XCTAssertEqual(dX2.array[i], dX.array[i], accuracy: 3e-7, "dlogits[\(i)] in place: \(inPlace)") }
         }
         // Large logits do not overflow (max shift).
         let big = FloatBuffer([1000, 0, -1000]), lb = FloatBuffer(count: 1)
@@ -240,6 +242,28 @@ final class KernelTests: XCTestCase {
                 XCTAssertLessThanOrEqual(relErr(split[i], serial[i].map(Double.init)), 1e-6, "\(name) NH \(NH) KVH \(KVH)")
             }
         }
+    }
+
+    /// fastExp against a Float64 exp over the whole useful range, and its edge cases.
+    func testFastExp() {
+        var worst = 0.0, x: Float = -87
+        while x < 88.5 {
+            let ref = Foundation.exp(Double(x))
+            worst = max(worst, abs(Double(fastExp(x)) - ref) / ref)
+            x += 0.000731
+        }
+        XCTAssertLessThanOrEqual(worst, 1.2e-7)
+        XCTAssertEqual(fastExp(0), 1)
+        XCTAssertTrue(fastExp(.nan).isNaN)
+        XCTAssertLessThanOrEqual(fastExp(-.infinity), 1.2e-38)
+        XCTAssertLessThanOrEqual(fastExp(-1000), 1.2e-38)
+        XCTAssertGreaterThanOrEqual(fastExp(.infinity), 3.3e38)
+        XCTAssertGreaterThanOrEqual(fastExp(89), 3.3e38)
+        // A plain loop over it (the vectorized form) gives the same values element by element.
+        let xs = (0..<1000).map { Float($0) * 0.173 - 86.5 }
+        var ys = [Float](repeating: 0, count: xs.count)
+        xs.withUnsafeBufferPointer { xp in ys.withUnsafeMutableBufferPointer { yp in for i in 0..<xs.count { yp[i] = fastExp(xp[i]) } } }
+        for i in xs.indices { XCTAssertEqual(ys[i], fastExp(xs[i])) }
     }
 
     func testThreads() {

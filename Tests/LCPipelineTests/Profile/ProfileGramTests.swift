@@ -84,6 +84,24 @@ final class ProfileGramTests: XCTestCase {
         }
     }
 
+    /// One batch that brings every expected row (the single-batch profile's one-pass row copy, split rows and a
+    /// scale ≠ 1 included) gives the primal form's statistics; so does scale 1 (where Δ is not rescaled).
+    func testSingleBatchGramRowsEqualPrimal() throws {
+        for scale in [0.25, 1.0] {
+            var bs = Array(batches(dA: 20, dO: 16, seed: 77).prefix(1)); bs[0].scale = scale
+            let gram = ModuleAccumulator(layer: 0, gramRows: 6), primal = ModuleAccumulator(layer: 0)
+            feed(gram, bs, dA: 20, dO: 16); feed(primal, bs, dA: 20, dO: 16)
+            XCTAssertTrue(gram.groups.allSatisfy(\.gram))
+            let a = try gram.statistics(moduleOrder: ["q", "k", "o"], loraRank: 3, loraSeed: 5, wantSteps: false)
+            let b = try primal.statistics(moduleOrder: ["q", "k", "o"], loraRank: 3, loraSeed: 5, wantSteps: false)
+            for (x, y) in zip(a.modules, b.modules) {
+                XCTAssertLessThan(rel(x.grad_norm, y.grad_norm), 1e-6, "grad_norm \(x.module) scale \(scale)")
+                XCTAssertLessThan(rel(x.act_energy, y.act_energy), 1e-6, "act_energy \(x.module) scale \(scale)")
+                XCTAssertLessThan(rel(x.resnorm, y.resnorm), 1e-5, "resnorm \(x.module) scale \(scale)")
+            }
+        }
+    }
+
     func testLowRankStepMatchesDense() {
         var g = SplitMix64(seed: 11)
         func r(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(g.next() >> 11) * 0x1p-53 - 0.5) } }
