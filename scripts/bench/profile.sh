@@ -53,8 +53,8 @@ print(f"{m['forward_backward_vs_sgemm']:.3f}")
 PY
 )")
 done
-python3 -c "
+python3 - "${RATIOS[@]}" <<'PY'
 import statistics, sys
 r = [float(x) for x in sys.argv[1:]]
-print(f'[bench profile] ratios forward+backward / sgemm: {", ".join(f"{x:.2f}" for x in r)}; median {statistics.median(r):.2f}; target 0.6')
-" "${RATIOS[@]}"
+print(f"[bench profile] ratios forward+backward / sgemm: {', '.join(f'{x:.2f}' for x in r)}; median {statistics.median(r):.2f}; target 0.6")
+PY
