@@ -84,7 +84,7 @@ public final class ModuleAccumulator: @unchecked Sendable {
                 if count * 4 >= HugePages.threshold { HugePages.advise(UnsafeMutableRawPointer(b), bytes: count * 4) }
                 var r = 0
                 for range in rows {
-                    (b + r * width).initialize(from: src + range.lowerBound * width, count: range.count * width)
+                    Parallel.copy(b + r * width, from: src + range.lowerBound * width, count: range.count * width)
                     r += range.count
                 }
                 n = count
@@ -104,7 +104,7 @@ public final class ModuleAccumulator: @unchecked Sendable {
             guard let dp = db.baseAddress else { return }
             var r = 0
             for range in rows {
-                (dp + at + r * width).update(from: src + range.lowerBound * width, count: range.count * width)
+                Parallel.copy(dp + at + r * width, from: src + range.lowerBound * width, count: range.count * width)
                 r += range.count
             }
         }

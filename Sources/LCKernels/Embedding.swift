@@ -35,7 +35,7 @@ public func embeddingBackward(dwte: UnsafeMutablePointer<Float>?, dwpe: UnsafeMu
 
 /// out[i] = a[i] + b[i] for i < n (out may alias a or b).
 public func residual(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n { out[i] = a[i] + b[i] }
+    Parallel.chunks(n) { r in for i in r { out[i] = a[i] + b[i] } }
 }
 
 /// Backward of `residual`: da += dout, db += dout.

@@ -23,6 +23,14 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// dst[0..<count] = src[0..<count] (non-overlapping; dst may be uninitialized: Float is trivial), in chunks over
+    /// the workers when large: a copy into fresh pages is mostly page faults, which then run on every core.
+    public static func copy(_ dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, count: Int) {
+        chunks(count, minChunk: 1 << 18) { r in (dst + r.lowerBound).initialize(from: src + r.lowerBound, count: r.count) }
+    }
+}
+
 /// Carries a non-Sendable value into `concurrentPerform` (the callers guarantee disjoint writes).
 private struct UncheckedBox<T>: @unchecked Sendable {
     let value: T

@@ -50,11 +50,12 @@ public func ropeTables(invFreq: [Float], T: Int) -> (cos: [Float], sin: [Float])
 public func rope(x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                  B: Int, T: Int, NH: Int, HS: Int, R: Int) {
     let h2 = R / 2
-    for b in 0..<B {
-        for t in 0..<T {
+    Parallel.chunks(B * T, minChunk: max(1, 16384 / max(NH * HS, 1))) { rows in  // rows (b,t) in parallel
+        for bt in rows {
+            let t = bt % T
             let cs = cos + t * h2, sn = sin + t * h2
             for h in 0..<NH {
-                let p = x + ((b * T + t) * NH + h) * HS
+                let p = x + (bt * NH + h) * HS
                 for i in 0..<h2 {
                     let x1 = p[i], x2 = p[i + h2]
                     p[i] = x1 * cs[i] - x2 * sn[i]
@@ -69,11 +70,12 @@ public func rope(x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin:
 public func ropeBackward(dx: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                          B: Int, T: Int, NH: Int, HS: Int, R: Int) {
     let h2 = R / 2
-    for b in 0..<B {
-        for t in 0..<T {
+    Parallel.chunks(B * T, minChunk: max(1, 16384 / max(NH * HS, 1))) { rows in  // rows (b,t) in parallel
+        for bt in rows {
+            let t = bt % T
             let cs = cos + t * h2, sn = sin + t * h2
             for h in 0..<NH {
-                let p = dx + ((b * T + t) * NH + h) * HS
+                let p = dx + (bt * NH + h) * HS
                 for i in 0..<h2 {
                     let g1 = p[i], g2 = p[i + h2]
                     p[i] = g1 * cs[i] + g2 * sn[i]

@@ -63,8 +63,9 @@ public struct MemoryPlan: Sendable {
     /// f32 bytes of every block's activations kept by a forward for the backward (blocks share their boundaries
     /// and transient buffers: BlockActivations.keptFloatCount).
     public func keptActivationBytes(B: Int, T: Int) -> Int {
-        config.numLayers * 4 * BlockActivations.keptFloatCount(config: config, B: B, T: T)
-            + activationBytes(B: B, T: T) - 4 * BlockActivations.keptFloatCount(config: config, B: B, T: T)
+        let kept = BlockActivations.keptFloatCount(config: config, B: B, T: T)
+        let shared = BlockActivations.floatCount(config: config, B: B, T: T) - kept  // first input, proj, down
+        return 4 * (config.numLayers * kept + shared)
     }
 
     /// Whether the backward over a (B,T) batch keeps only layer-boundary activations and recomputes blocks:
