@@ -7,10 +7,13 @@ import Foundation
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let ptr: UnsafeMutablePointer<Float>
+    /// For a view (`carve`): the buffer whose memory it shares, kept alive by the view; nil when `ptr` is owned.
+    private let arena: FloatBuffer?
 
     /// Allocates `count` zeroed floats (count < 0 is treated as 0).
     public init(count: Int) {
         self.count = max(0, count)
+        arena = nil
         ptr = Self.allocate(self.count)
         if self.count * 4 >= HugePages.threshold {
             // Fresh pages fault in on this first touch; split over the worker threads, they fault in ~2× faster.
@@ -36,13 +39,32 @@ public final class FloatBuffer: @unchecked Sendable {
     /// Copies `values` (initialized from them directly: no zero fill first — a streamed 8B layer is 772 MB).
     public init(_ values: [Float]) {
         count = values.count
+        arena = nil
         ptr = Self.allocate(count)
         values.withUnsafeBufferPointer { src in
             if let base = src.baseAddress { ptr.initialize(from: base, count: count) } else { ptr.initialize(to: 0) }
         }
     }
 
-    deinit { free(ptr) }  // both allocation paths (UnsafeMutablePointer.allocate, posix_memalign) are malloc's
+    private init(view arena: FloatBuffer, offset: Int, count: Int) {
+        self.count = count; self.arena = arena; ptr = arena.ptr + offset
+    }
+
+    /// Zeroed buffers of the given counts carved from one allocation (each start 64-byte aligned): one huge-page
+    /// backed block zeroed over the worker threads instead of many small ones zeroed on one thread with 4 KB pages
+    /// (a transformer block's activations are a dozen buffers, half of them under 2 MB). The memory is freed when
+    /// the last of them is.
+    public static func carve(_ counts: [Int]) -> [FloatBuffer] {
+        let sizes = counts.map { (max(0, $0) + 15) / 16 * 16 }
+        let whole = FloatBuffer(count: sizes.reduce(0, +))
+        var offset = 0
+        return zip(counts, sizes).map { c, size in
+            defer { offset += size }
+            return FloatBuffer(view: whole, offset: offset, count: max(0, c))
+        }
+    }
+
+    deinit { if arena == nil { free(ptr) } }  // both allocation paths (UnsafeMutablePointer.allocate, posix_memalign) are malloc's
 
     /// Read-only pointer view.
     public var cptr: UnsafePointer<Float> { UnsafePointer(ptr) }

@@ -72,18 +72,20 @@ public final class BlockActivations: @unchecked Sendable {
         let qwen3 = c.architecture == "qwen3"
         if let input { precondition(input.count == N * C, "BlockActivations: input has \(input.count) floats, need \(N * C)") }
         if let t = transient { precondition(t.proj.count == N * C && t.down.count == N * C, "BlockActivations: transient buffers of another shape") }
-        self.input = input ?? FloatBuffer(count: N * C); attnIn = FloatBuffer(count: N * C)
-        norm1Mean = FloatBuffer(count: N); norm1Rstd = FloatBuffer(count: N)
-        qkv = FloatBuffer(count: gpt2 ? N * 3 * C : 0)
-        qProj = FloatBuffer(count: qwen3 ? N * qD : 0); qRstd = FloatBuffer(count: qwen3 ? N * c.numHeads : 0)
-        kProj = FloatBuffer(count: qwen3 ? N * kD : 0); kRstd = FloatBuffer(count: qwen3 ? N * c.numKVHeads : 0)
-        q = FloatBuffer(count: N * qD); k = FloatBuffer(count: N * kD); v = FloatBuffer(count: N * kD)
-        att = FloatBuffer(count: B * c.numHeads * T * T); attnOut = FloatBuffer(count: N * qD)
-        proj = transient?.proj ?? FloatBuffer(count: N * C); resid1 = FloatBuffer(count: N * C)
-        ffnIn = FloatBuffer(count: N * C); norm2Mean = FloatBuffer(count: N); norm2Rstd = FloatBuffer(count: N)
-        gate = FloatBuffer(count: swi ? N * I : 0); up = FloatBuffer(count: N * I); act = FloatBuffer(count: N * I)
-        down = transient?.down ?? FloatBuffer(count: N * C); resid2 = FloatBuffer(count: bert ? N * C : 0)
-        norm3Mean = FloatBuffer(count: bert ? N : 0); norm3Rstd = FloatBuffer(count: bert ? N : 0)
-        output = FloatBuffer(count: N * C)
+        // One allocation for all of this block's own buffers (FloatBuffer.carve), in this order.
+        let b = FloatBuffer.carve([
+            input == nil ? N * C : 0, N * C, N, N, gpt2 ? N * 3 * C : 0,                                  // 0 input … 4 qkv
+            qwen3 ? N * qD : 0, qwen3 ? N * c.numHeads : 0, qwen3 ? N * kD : 0, qwen3 ? N * c.numKVHeads : 0,  // 5 qProj … 8 kRstd
+            N * qD, N * kD, N * kD, B * c.numHeads * T * T, N * qD,                                     // 9 q … 13 attnOut
+            transient == nil ? N * C : 0, N * C, N * C, N, N,                                          // 14 proj … 18 norm2Rstd
+            swi ? N * I : 0, N * I, N * I, transient == nil ? N * C : 0,                                // 19 gate … 22 down
+            bert ? N * C : 0, bert ? N : 0, bert ? N : 0, N * C,                                       // 23 resid2 … 26 output
+        ])
+        self.input = input ?? b[0]; attnIn = b[1]; norm1Mean = b[2]; norm1Rstd = b[3]; qkv = b[4]
+        qProj = b[5]; qRstd = b[6]; kProj = b[7]; kRstd = b[8]
+        q = b[9]; k = b[10]; v = b[11]; att = b[12]; attnOut = b[13]
+        proj = transient?.proj ?? b[14]; resid1 = b[15]; ffnIn = b[16]; norm2Mean = b[17]; norm2Rstd = b[18]
+        gate = b[19]; up = b[20]; act = b[21]; down = transient?.down ?? b[22]
+        resid2 = b[23]; norm3Mean = b[24]; norm3Rstd = b[25]; output = b[26]
     }
 }

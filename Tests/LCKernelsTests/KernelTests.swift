@@ -266,6 +266,26 @@ final class KernelTests: XCTestCase {
         for i in xs.indices { XCTAssertEqual(ys[i], fastExp(xs[i])) }
     }
 
+    /// Carved buffers: the asked counts, zeroed, 64-byte aligned, disjoint, and usable after the others are gone.
+    func testCarvedBuffersAreDisjointZeroedAndKeepTheirMemory() {
+        let counts = [5, 0, 1 << 20, 17, 3]
+        let last: FloatBuffer = {
+            let v = FloatBuffer.carve(counts)
+            XCTAssertEqual(v.map(\.count), counts)
+            for (i, b) in v.enumerated() {
+                XCTAssertEqual(Int(bitPattern: b.ptr) % 64, 0, "view \(i) alignment")
+                XCTAssertTrue(b.array.allSatisfy { $0 == 0 }, "view \(i) zeroed")
+                for j in 0..<b.count { b.ptr[j] = Float(i + 1) }
+            }
+            for (i, b) in v.enumerated() { XCTAssertTrue(b.array.allSatisfy { $0 == Float(i + 1) }, "view \(i) overwritten by another") }
+            return v[4]
+        }()
+        // The other views are gone; the last one still owns its memory (a big allocation in between churns the heap).
+        _ = FloatBuffer(count: 1 << 21)
+        last.ptr[2] = 42
+        XCTAssertEqual(last.array, [5, 5, 42])
+    }
+
     func testThreads() {
         let before = Threads.current
         Threads.set(1)
