@@ -82,11 +82,7 @@ public final class ModuleAccumulator: @unchecked Sendable {
             store = [Float](unsafeUninitializedCapacity: count) { buf, n in
                 guard let b = buf.baseAddress else { n = 0; return }
                 if count * 4 >= HugePages.threshold { HugePages.advise(UnsafeMutableRawPointer(b), bytes: count * 4) }
-                var r = 0
-                for range in rows {
-                    Parallel.copy(b + r * width, from: src + range.lowerBound * width, count: range.count * width)
-                    r += range.count
-                }
+                gatherRows(to: b, src, rows: rows, width: width)
                 n = count
             }
             filled = count
@@ -102,11 +98,16 @@ public final class ModuleAccumulator: @unchecked Sendable {
     static func gatherRows(into dst: inout [Float], at: Int = 0, _ src: UnsafePointer<Float>, rows: [Range<Int>], width: Int) {
         dst.withUnsafeMutableBufferPointer { db in
             guard let dp = db.baseAddress else { return }
-            var r = 0
-            for range in rows {
-                Parallel.copy(dp + at + r * width, from: src + range.lowerBound * width, count: range.count * width)
-                r += range.count
-            }
+            gatherRows(to: dp + at, src, rows: rows, width: width)
+        }
+    }
+
+    /// The same into raw memory (which may be uninitialized: Float is trivial).
+    static func gatherRows(to dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows: [Range<Int>], width: Int) {
+        var r = 0
+        for range in rows {
+            Parallel.copy(dst + r * width, from: src + range.lowerBound * width, count: range.count * width)
+            r += range.count
         }
     }
 

@@ -24,7 +24,7 @@ public enum HugePages {
         return [Float](unsafeUninitializedCapacity: count) { buf, n in
             guard let b = buf.baseAddress else { n = 0; return }
             advise(UnsafeMutableRawPointer(b), bytes: count * 4)
-            Parallel.chunks(count, minChunk: 1 << 18) { r in (b + r.lowerBound).initialize(repeating: 0, count: r.count) }
+            Parallel.zero(b, count: count)
             n = count
         }
     }

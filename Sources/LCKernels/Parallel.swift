@@ -29,6 +29,11 @@ extension Parallel {
     public static func copy(_ dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, count: Int) {
         chunks(count, minChunk: 1 << 18) { r in (dst + r.lowerBound).initialize(from: src + r.lowerBound, count: r.count) }
     }
+
+    /// p[0..<count] = 0 (p may be uninitialized), in chunks over the workers when large (first touch: page faults).
+    public static func zero(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        chunks(count, minChunk: 1 << 18) { r in (p + r.lowerBound).initialize(repeating: 0, count: r.count) }
+    }
 }
 
 /// Carries a non-Sendable value into `concurrentPerform` (the callers guarantee disjoint writes).

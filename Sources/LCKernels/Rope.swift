@@ -49,37 +49,30 @@ public func ropeTables(invFreq: [Float], T: Int) -> (cos: [Float], sin: [Float])
 /// y[i] = x[i]·cos − x[i+R/2]·sin; y[i+R/2] = x[i+R/2]·cos + x[i]·sin.
 public func rope(x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                  B: Int, T: Int, NH: Int, HS: Int, R: Int) {
+    rotatePairs(x, cos: cos, sin: sin, sinSign: 1, B: B, T: T, NH: NH, HS: HS, R: R)
+}
+
+/// Backward of `rope`, in place on dx (B,T,NH,HS): applies the transposed (inverse) rotation, i.e. the angle −θ.
+public func ropeBackward(dx: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
+                         B: Int, T: Int, NH: Int, HS: Int, R: Int) {
+    rotatePairs(dx, cos: cos, sin: sin, sinSign: -1, B: B, T: T, NH: NH, HS: HS, R: R)
+}
+
+/// Rotates each pair (x[i], x[i+R/2]) of every head by the angle whose sine is sinSign·sin (exact: negating a
+/// product does not round), rows (b,t) in parallel.
+private func rotatePairs(_ x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, sinSign: Float,
+                         B: Int, T: Int, NH: Int, HS: Int, R: Int) {
     let h2 = R / 2
-    Parallel.chunks(B * T, minChunk: max(1, 16384 / max(NH * HS, 1))) { rows in  // rows (b,t) in parallel
+    Parallel.chunks(B * T, minChunk: max(1, 16384 / max(NH * HS, 1))) { rows in
         for bt in rows {
             let t = bt % T
             let cs = cos + t * h2, sn = sin + t * h2
             for h in 0..<NH {
                 let p = x + (bt * NH + h) * HS
                 for i in 0..<h2 {
-                    let x1 = p[i], x2 = p[i + h2]
-                    p[i] = x1 * cs[i] - x2 * sn[i]
-                    p[i + h2] = x2 * cs[i] + x1 * sn[i]
-                }
-            }
-        }
-    }
-}
-
-/// Backward of `rope`, in place on dx (B,T,NH,HS): applies the transposed (inverse) rotation.
-public func ropeBackward(dx: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
-                         B: Int, T: Int, NH: Int, HS: Int, R: Int) {
-    let h2 = R / 2
-    Parallel.chunks(B * T, minChunk: max(1, 16384 / max(NH * HS, 1))) { rows in  // rows (b,t) in parallel
-        for bt in rows {
-            let t = bt % T
-            let cs = cos + t * h2, sn = sin + t * h2
-            for h in 0..<NH {
-                let p = dx + (bt * NH + h) * HS
-                for i in 0..<h2 {
-                    let g1 = p[i], g2 = p[i + h2]
-                    p[i] = g1 * cs[i] + g2 * sn[i]
-                    p[i + h2] = g2 * cs[i] - g1 * sn[i]
+                    let x1 = p[i], x2 = p[i + h2], s = sinSign * sn[i]
+                    p[i] = x1 * cs[i] - x2 * s
+                    p[i + h2] = x2 * cs[i] + x1 * s
                 }
             }
         }

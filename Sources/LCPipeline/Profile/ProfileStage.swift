@@ -186,10 +186,10 @@ public enum ProfileStage {
         sgemmPlain(c: c.ptr, a: a.cptr, b: b.cptr, M: M, N: N, K: K)
         let t = Date()
         var reps = 0
-        while reps < 1 || Date().timeIntervalSince(t) < seconds {
+        repeat {
             for _ in 0..<4 { sgemmPlain(c: c.ptr, a: a.cptr, b: b.cptr, M: M, N: N, K: K) }
             reps += 4
-        }
+        } while Date().timeIntervalSince(t) < seconds
         let s = Date().timeIntervalSince(t)
         return s > 0 ? Double(reps) * per / s / 1e9 : 0
     }
