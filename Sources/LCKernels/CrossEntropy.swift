@@ -61,8 +61,7 @@ public func crossEntropyForwardBackward(losses: UnsafeMutablePointer<Float>, dlo
                 let tg = Int(targets[n]), x = logits + n * V, d = dlogits + n * V
                 guard tg >= 0 else { losses[n] = 0; d.update(repeating: 0, count: V); continue }
                 precondition(tg < V, "target out of range")
-                var m = -Float.infinity
-                for v in 0..<V where x[v] > m { m = x[v] }
+                let m = rowMax(x, V)
                 let xt = x[tg]
                 for v in 0..<V { d[v] = fastExp(x[v] - m) }  // vectorized (no call per element)
                 let s = sumAsDouble(UnsafePointer(d), V)
@@ -76,6 +75,24 @@ public func crossEntropyForwardBackward(losses: UnsafeMutablePointer<Float>, dlo
         }
     }
     return rowLoss.reduce(0, +)
+}
+
+/// max of x[0..<n] (−∞ when empty; NaN entries are skipped, as `for v in 0..<n where x[v] > m`), with eight independent
+/// running maxima: one chain of compares waits ~4 cycles per element (measured: 36 → 11 ms over SmolLM2's 512 × 49152
+/// logits on one core).
+@inline(__always)
+func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var a0 = -Float.infinity, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, i = 0
+    while i + 8 <= n {
+        if x[i] > a0 { a0 = x[i] }; if x[i + 1] > a1 { a1 = x[i + 1] }; if x[i + 2] > a2 { a2 = x[i + 2] }
+        if x[i + 3] > a3 { a3 = x[i + 3] }; if x[i + 4] > a4 { a4 = x[i + 4] }; if x[i + 5] > a5 { a5 = x[i + 5] }
+        if x[i + 6] > a6 { a6 = x[i + 6] }; if x[i + 7] > a7 { a7 = x[i + 7] }
+        i += 8
+    }
+    while i < n { if x[i] > a0 { a0 = x[i] }; i += 1 }
+    if a1 > a0 { a0 = a1 }; if a2 > a0 { a0 = a2 }; if a3 > a0 { a0 = a3 }; if a4 > a0 { a0 = a4 }
+    if a5 > a0 { a0 = a5 }; if a6 > a0 { a0 = a6 }; if a7 > a0 { a0 = a7 }
+    return a0
 }
 
 /// Σ p[0..<n] in Float64 with four independent accumulators (the additions overlap; the order differs from a plain

@@ -14,17 +14,18 @@ public enum Threads {
     /// The current OpenBLAS thread count.
     public static var current: Int { Int(openblas_get_num_threads()) }
 
-    /// Runs `body(0..<n)` split over the worker threads, each task's BLAS calls single-threaded: for many small
-    /// independent products (attention's per-head GEMMs), where a threaded call per product spends more time
-    /// handing work to the BLAS threads than computing. OpenBLAS is switched to one thread for the duration
-    /// (from this thread, while no other BLAS call runs) and back. Tasks must write disjoint memory.
-    public static func splitBLASCalls(_ n: Int, _ body: (Int) -> Void) {
+    /// Runs tasks 0..<n split over the worker threads, each thread getting one contiguous range of tasks (so it can
+    /// set up one workspace for them) and each task's BLAS calls single-threaded: for many small independent
+    /// products (attention's per-head GEMMs), where a threaded call per product spends more time handing work to
+    /// the BLAS threads than computing. OpenBLAS is switched to one thread for the duration (from this thread, while
+    /// no other BLAS call runs) and back. Tasks must write disjoint memory.
+    public static func splitBLASChunks(_ n: Int, _ body: (Range<Int>) -> Void) {
         let w = Parallel.workers
-        guard w > 1, n > 1 else { for i in 0..<n { body(i) }; return }
+        guard w > 1, n > 1 else { if n > 0 { body(0..<n) }; return }
         let previous = openblas_get_num_threads()
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(previous) }
-        Parallel.chunks(n, minChunk: 1) { r in for i in r { body(i) } }
+        Parallel.chunks(n, minChunk: 1, body)
     }
 }
 

@@ -192,6 +192,7 @@ extension TransformerModel {
                 block(l, weights: w, acts: a, batch: r.batch)
             } else {
                 a = r.activations(l)
+                rematerialize(l, weights: w, acts: a, batch: r.batch)
             }
             blockBackward(l, weights: w, acts: a, dOut: d, dInput: other, scratch: sc, batch: r.batch) { g in
                 guard timed else { return visit(g) }

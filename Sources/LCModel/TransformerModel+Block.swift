@@ -44,7 +44,7 @@ extension TransformerModel {
     private func attend(_ a: BlockActivations, _ batch: Batch, causal: Bool) {
         let c = config
         batch.keyMask.withUnsafeBufferPointer { mp in
-            attention(out: a.attnOut.ptr, att: a.att.ptr, q: a.q.cptr, k: a.k.cptr, v: a.v.cptr,
+            attention(out: a.attnOut.ptr, att: nil, q: a.q.cptr, k: a.k.cptr, v: a.v.cptr,
                       keyMask: causal ? nil : mp.baseAddress, causal: causal,
                       B: batch.B, T: batch.T, NH: c.numHeads, KVH: c.numKVHeads, HS: c.headDim)
         }
@@ -82,6 +82,31 @@ extension TransformerModel {
         swiglu(out: a.act.ptr, gate: a.gate.cptr, up: a.up.cptr, n: N * I)
         linear(w, "down", out: a.down.ptr, inp: a.act.cptr, bias: nil, N: N, C: I, OC: C, l)
         residual(out: a.output.ptr, a: a.resid1.cptr, b: a.down.cptr, n: N * C)
+    }
+
+    /// Recomputes the buffers a kept block shares with the other kept blocks (BlockActivations `transient`) from what
+    /// it keeps, before its backward: `attnIn` (first norm of `input`; BERT: `input` itself), `ffnIn` (second norm
+    /// of `resid1`) and `act` (the MLP activation of `gate`/`up`). The forward's kernels on the forward's inputs, so
+    /// the values are bit-identical to the ones the forward used (and the norm statistics are rewritten unchanged).
+    func rematerialize(_ l: Int, weights w: LayerWeights, acts a: BlockActivations, batch: Batch) {
+        let c = config, N = batch.B * batch.T, C = c.hiddenSize, I = c.intermediateSize, eps = Float(c.normEps)
+        switch c.architecture {
+        case "gpt2":
+            layerNorm(out: a.attnIn.ptr, mean: a.norm1Mean.ptr, rstd: a.norm1Rstd.ptr, inp: a.input.cptr,
+                      weight: lw(w, l, "attn_norm"), bias: lw(w, l, "attn_norm_bias"), eps: eps, N: N, C: C)
+            layerNorm(out: a.ffnIn.ptr, mean: a.norm2Mean.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr,
+                      weight: lw(w, l, "ffn_norm"), bias: lw(w, l, "ffn_norm_bias"), eps: eps, N: N, C: C)
+            geluTanh(out: a.act.ptr, inp: a.up.cptr, n: N * I)
+        case "bert":
+            a.attnIn.ptr.update(from: a.input.cptr, count: N * C)
+            layerNorm(out: a.ffnIn.ptr, mean: a.norm2Mean.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr,
+                      weight: lw(w, l, "attn_out_norm"), bias: lw(w, l, "attn_out_norm_bias"), eps: eps, N: N, C: C)
+            gelu(out: a.act.ptr, inp: a.up.cptr, n: N * I)
+        default:
+            rmsNorm(out: a.attnIn.ptr, rstd: a.norm1Rstd.ptr, inp: a.input.cptr, weight: lw(w, l, "attn_norm"), eps: eps, N: N, C: C)
+            rmsNorm(out: a.ffnIn.ptr, rstd: a.norm2Rstd.ptr, inp: a.resid1.cptr, weight: lw(w, l, "ffn_norm"), eps: eps, N: N, C: C)
+            swiglu(out: a.act.ptr, gate: a.gate.cptr, up: a.up.cptr, n: N * I)
+        }
     }
 
     /// gpt2: x += c_proj(attn(split(c_attn(ln_1(x))))); x += mlp.c_proj(gelu_new(c_fc(ln_2(x)))).

@@ -7,7 +7,7 @@ import LCKernels
 final class BlockGradScratch {
     let dResid1: FloatBuffer, dAct: FloatBuffer, dUp: FloatBuffer, dGate: FloatBuffer
     let dFfnIn: FloatBuffer, tmp: FloatBuffer, dDown: FloatBuffer, dAttnOut: FloatBuffer, dq: FloatBuffer
-    let dk: FloatBuffer, dv: FloatBuffer, dqp: FloatBuffer, dkp: FloatBuffer, att: FloatBuffer, dAttnIn: FloatBuffer
+    let dk: FloatBuffer, dv: FloatBuffer, dqp: FloatBuffer, dkp: FloatBuffer, dAttnIn: FloatBuffer
     let dqkv: FloatBuffer
 
     init(config c: ModelConfig, B: Int, T: Int) {
@@ -20,7 +20,7 @@ final class BlockGradScratch {
         dv = FloatBuffer(count: N * kD)
         let qwen3 = c.architecture == "qwen3"
         dqp = FloatBuffer(count: qwen3 ? N * qD : 0); dkp = FloatBuffer(count: qwen3 ? N * kD : 0)
-        att = FloatBuffer(count: T * T); dAttnIn = FloatBuffer(count: N * C)
+        dAttnIn = FloatBuffer(count: N * C)
         dqkv = FloatBuffer(count: c.architecture == "gpt2" ? N * 3 * C : 0)
     }
 }
@@ -86,9 +86,12 @@ extension TransformerModel {
         v(oName, a.attnOut, dResid1, qD, C)
         let dAttnOut = sc.dAttnOut
         matmulBackward(dinp: dAttnOut.ptr, dweight: nil, dbias: nil, dout: dResid1.cptr, inp: a.attnOut.cptr, weight: lwb(w, l, "o"), N: N, C: qD, OC: C)
-        let dq = sc.dq, dk = sc.dk, dv = sc.dv, scratch = sc.att
-        attentionBackward(dq: dq.ptr, dk: dk.ptr, dv: dv.ptr, scratch: scratch.ptr, dout: dAttnOut.cptr, q: a.q.cptr, k: a.k.cptr,
-                          v: a.v.cptr, att: a.att.cptr, B: batch.B, T: batch.T, NH: NH, KVH: KVH, HS: HS)
+        let dq = sc.dq, dk = sc.dk, dv = sc.dv
+        batch.keyMask.withUnsafeBufferPointer { mp in
+            attentionBackward(dq: dq.ptr, dk: dk.ptr, dv: dv.ptr, dout: dAttnOut.cptr, q: a.q.cptr, k: a.k.cptr, v: a.v.cptr,
+                              att: nil, keyMask: arch == "bert" ? mp.baseAddress : nil, causal: arch != "bert",
+                              B: batch.B, T: batch.T, NH: NH, KVH: KVH, HS: HS)
+        }
         let dAttnIn = sc.dAttnIn
         if arch == "gpt2" {
             let dqkv = sc.dqkv

@@ -107,10 +107,19 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThanOrEqual(relErr(O.array, ref), 1e-5, tag)
         XCTAssertLessThanOrEqual(relErr(On.array, ref), 1e-5, tag)
         XCTAssertLessThanOrEqual(relErr(A.array, d(An.array)), 1e-5, tag)
+        // Without kept probabilities: same output, bit for bit.
+        let O2 = FloatBuffer(count: q.count)
+        attention(out: O2.ptr, att: nil, q: Q.cptr, k: K.cptr, v: Vb.cptr, keyMask: mp, causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+        XCTAssertEqual(O2.array, O.array, tag)
         let dQ = FloatBuffer(count: q.count), dK = FloatBuffer(count: k.count), dV = FloatBuffer(count: v.count)
-        let S = FloatBuffer(count: T * T), dO = FloatBuffer(r)
-        attentionBackward(dq: dQ.ptr, dk: dK.ptr, dv: dV.ptr, scratch: S.ptr, dout: dO.cptr, q: Q.cptr, k: K.cptr, v: Vb.cptr,
-                          att: A.cptr, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+        let dO = FloatBuffer(r)
+        attentionBackward(dq: dQ.ptr, dk: dK.ptr, dv: dV.ptr, dout: dO.cptr, q: Q.cptr, k: K.cptr, v: Vb.cptr,
+                          att: A.cptr, keyMask: mp, causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+        // Probabilities recomputed in the backward instead of read: the same gradients, bit for bit.
+        let dQ2 = FloatBuffer(count: q.count), dK2 = FloatBuffer(rng.array(k.count)), dV2 = FloatBuffer(rng.array(v.count))
+        attentionBackward(dq: dQ2.ptr, dk: dK2.ptr, dv: dV2.ptr, dout: dO.cptr, q: Q.cptr, k: K.cptr, v: Vb.cptr,
+                          att: nil, keyMask: mp, causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+        XCTAssertEqual(dQ2.array, dQ.array, tag); XCTAssertEqual(dK2.array, dK.array, tag); XCTAssertEqual(dV2.array, dV.array, tag)
         let f = { (q: [Double], k: [Double], v: [Double]) in
             dot(R64.attention(q, k, v, mask: maskArr, causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS), r)
         }
@@ -224,7 +233,7 @@ final class KernelTests: XCTestCase {
             var mask = [Float](repeating: 1, count: B * T); for t in 12..<T { mask[T + t] = 0 }
             func run(threads: Int) -> [[Float]] {
                 Threads.set(threads)
-                let O = FloatBuffer(count: B * T * NH * HS), A = FloatBuffer(count: B * NH * T * T), S = FloatBuffer(count: T * T)
+                let O = FloatBuffer(count: B * T * NH * HS), A = FloatBuffer(count: B * NH * T * T)
                 let dQ = FloatBuffer(count: q.count), dK = FloatBuffer(rng.array(k.count)), dV = FloatBuffer(rng.array(v.count))
                 let Q = FloatBuffer(q), K = FloatBuffer(k), Vb = FloatBuffer(v), dO = FloatBuffer(dout)
                 mask.withUnsafeBufferPointer { mp in
@@ -232,12 +241,19 @@ final class KernelTests: XCTestCase {
                               causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
                 }
                 XCTAssertEqual(Threads.current, threads)
-                attentionBackward(dq: dQ.ptr, dk: dK.ptr, dv: dV.ptr, scratch: S.ptr, dout: dO.cptr, q: Q.cptr, k: K.cptr, v: Vb.cptr,
-                                  att: A.cptr, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+                let dQ2 = FloatBuffer(count: q.count), dK2 = FloatBuffer(count: k.count), dV2 = FloatBuffer(count: v.count)
+                mask.withUnsafeBufferPointer { mp in
+                    let m = causal ? nil : mp.baseAddress
+                    attentionBackward(dq: dQ.ptr, dk: dK.ptr, dv: dV.ptr, dout: dO.cptr, q: Q.cptr, k: K.cptr, v: Vb.cptr,
+                                      att: A.cptr, keyMask: m, causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+                    attentionBackward(dq: dQ2.ptr, dk: dK2.ptr, dv: dV2.ptr, dout: dO.cptr, q: Q.cptr, k: K.cptr, v: Vb.cptr,
+                                      att: nil, keyMask: m, causal: causal, B: B, T: T, NH: NH, KVH: KVH, HS: HS)
+                }
                 XCTAssertEqual(Threads.current, threads)
-                return [O.array, A.array, dQ.array, dK.array, dV.array]
+                return [O.array, A.array, dQ.array, dK.array, dV.array, dQ2.array, dK2.array, dV2.array]
             }
             let serial = run(threads: 1), split = run(threads: 2)
+            for i in 2..<5 { XCTAssertEqual(serial[i + 3], serial[i]); XCTAssertEqual(split[i + 3], split[i]) }  // recomputed P
             for (i, name) in ["out", "att", "dq", "dk", "dv"].enumerated() {
                 XCTAssertLessThanOrEqual(relErr(split[i], serial[i].map(Double.init)), 1e-6, "\(name) NH \(NH) KVH \(KVH)")
             }
