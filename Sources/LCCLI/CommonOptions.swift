@@ -40,7 +40,7 @@ public enum ExitCodes {
 /// Runs a command with LayerCard's exit-code contract (ArgumentParser's usage errors exit 2, not 64).
 public func runLayerCard(_ command: ParsableCommand.Type, arguments: [String]? = nil) -> Never {
     if arguments == nil {
-        BLASRuntime.reexecWithFasterKernelsIfNeeded()
+        BLASRuntime.reexecWithBLASSettingsIfNeeded()
         AllocatorTuning.keepFreedBlocks()
     }
     do {

@@ -3,8 +3,11 @@
 // falls back to the SSE3 "Prescott" kernels even when the CPU has AVX-512 — measured here: 23–41 GFLOP/s
 // instead of 180–210 GFLOP/s for the same sgemm. The choice is made before `main` runs and cannot be changed
 // afterwards, so a process that finds a generic core on an AVX2/AVX-512 CPU re-executes itself once with
-// OPENBLAS_CORETYPE set (the variable OpenBLAS documents for this). A user's own OPENBLAS_CORETYPE is never
-// overridden; LAYERCARD_NO_BLAS_REEXEC=1 turns the re-exec off. Deliberately Linux-only and silent.
+// OPENBLAS_CORETYPE set (the variable OpenBLAS documents for this). The same re-exec sets OPENBLAS_THREAD_TIMEOUT=4
+// (also read only at load): OpenBLAS's worker threads then sleep as soon as a GEMM is done instead of spinning on
+// sched_yield for ~2^28 cycles, which took the cores from LayerCard's own worker threads (elementwise kernels,
+// attention tasks) between GEMMs. A user's own OPENBLAS_CORETYPE / OPENBLAS_THREAD_TIMEOUT is never overridden;
+// LAYERCARD_NO_BLAS_REEXEC=1 turns the re-exec off. Deliberately Linux-only and silent.
 import COpenBLAS
 import Foundation
 
@@ -13,6 +16,12 @@ public enum BLASRuntime {
     public static var coreName: String {
         guard let p = openblas_get_corename() else { return "unknown" }
         return String(cString: p)
+    }
+
+    /// The OPENBLAS_THREAD_TIMEOUT OpenBLAS loaded with (nil: unset, its built-in default).
+    public static var threadTimeoutInEffect: Int? {
+        let t = Int(openblas_thread_timeout())
+        return t > 0 ? t : nil
     }
 
     /// Cores OpenBLAS falls back to when it does not recognise the CPU (pre-AVX2 kernels).
@@ -35,22 +44,33 @@ public enum BLASRuntime {
         return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
     }
 
-    /// Re-executes the running program with OPENBLAS_CORETYPE set when OpenBLAS fell back to generic kernels on a
-    /// CPU that has AVX2/AVX-512 (see the file comment). Returns when nothing is to be done or the exec fails.
-    public static func reexecWithFasterKernelsIfNeeded() {
-        let env = ProcessInfo.processInfo.environment
-        // /proc/cpuinfo is read only when OpenBLAS chose a generic core (every executable passes through here).
-        let detected = coreName
-        guard env["OPENBLAS_CORETYPE"] == nil, env["LAYERCARD_NO_BLAS_REEXEC"] == nil, genericCores.contains(detected.lowercased()),
-              let want = preferredCore(detected: detected, cpuFlags: cpuFlags()) else { return }
-        setenv("OPENBLAS_CORETYPE", want, 1)
+    /// Worker threads sleep right after each call (OpenBLAS clamps the value to 4…30; the wait is 2^value cycles).
+    public static let threadTimeout = "4"
+
+    /// The OpenBLAS variables the running program should be re-executed with (empty: none), given its environment,
+    /// the detected core and the CPU flags (read lazily: only when the core is generic).
+    public static func environmentToSet(env: [String: String], detected: String, cpuFlags: () -> Set<String>) -> [String: String] {
+        guard env["LAYERCARD_NO_BLAS_REEXEC"] == nil else { return [:] }
+        var out: [String: String] = [:]
+        if env["OPENBLAS_CORETYPE"] == nil, genericCores.contains(detected.lowercased()),
+           let want = preferredCore(detected: detected, cpuFlags: cpuFlags()) { out["OPENBLAS_CORETYPE"] = want }
+        if env["OPENBLAS_THREAD_TIMEOUT"] == nil { out["OPENBLAS_THREAD_TIMEOUT"] = threadTimeout }
+        return out
+    }
+
+    /// Re-executes the running program once with the OpenBLAS settings of `environmentToSet` (see the file comment).
+    /// Returns when nothing is to be done or the exec fails.
+    public static func reexecWithBLASSettingsIfNeeded() {
+        let want = environmentToSet(env: ProcessInfo.processInfo.environment, detected: coreName, cpuFlags: cpuFlags)
+        guard !want.isEmpty else { return }
+        for (k, v) in want { setenv(k, v, 1) }
         setenv("LAYERCARD_NO_BLAS_REEXEC", "1", 1)  // never loop, whatever the child detects
         let args = CommandLine.arguments
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
         cargs.append(nil)
         execv("/proc/self/exe", &cargs)
-        // exec failed: keep running with the detected kernels.
-        unsetenv("OPENBLAS_CORETYPE")
+        // exec failed: keep running with the settings OpenBLAS loaded with.
+        for k in want.keys { unsetenv(k) }
         for p in cargs { free(p) }
     }
 }

@@ -39,7 +39,8 @@ public struct ProfileManifest: Codable, Sendable {
     public var loss: Double?
     public var tokens: Int?
     public var positions: Int?
-    /// Seconds per phase: forward_backward, statistics, coupling, cost.
+    /// Seconds per phase: forward_backward, statistics, coupling, cost; statistics_collect = the part of
+    /// forward_backward spent handing each module's (a, delta) to the statistics (row copies or G/C products).
     public var timings: [String: Double]
     /// Analytic FLOPs of the forward+backward phase and its achieved rate.
     public var forward_backward_flops: Double?
@@ -51,9 +52,15 @@ public struct ProfileManifest: Codable, Sendable {
     /// The reference's two timings (right before and right after the forward+backward); the rate above is their mean.
     public var sgemm_reference_samples_gflops: [Double]?
     public var forward_backward_vs_sgemm: Double?
+    /// The same for the model's forward+backward alone: forward_backward − statistics_collect seconds (the split the
+    /// segmented cost measurement makes too: statistics are not part of a training step).
+    public var forward_backward_step_gflops: Double?
+    public var forward_backward_step_vs_sgemm: Double?
     public var threads: Int
     /// OpenBLAS kernel family in use (`openblas_get_corename`).
     public var blas_core: String? = nil
+    /// OPENBLAS_THREAD_TIMEOUT in effect (nil: OpenBLAS's default spin); the executables set 4 (docs/decisions.md).
+    public var blas_thread_timeout: Int? = nil
     public var seconds: Double
     public var peak_rss_bytes: Int
 }

@@ -88,6 +88,7 @@ public enum ProfileStage {
                                 timings: [:], threads: req.threads, seconds: 0, peak_rss_bytes: 0)
         m.settings = req.settings
         m.blas_core = BLASRuntime.coreName
+        m.blas_thread_timeout = BLASRuntime.threadTimeoutInEffect
         do {
             let loadURL = ws.manifestURL(model: id, stage: "load")
             guard FileManager.default.fileExists(atPath: loadURL.path) else {
@@ -153,11 +154,16 @@ public enum ProfileStage {
             m.card_json = jsonURL.path; m.card_h5 = h5URL.path; m.card_sha256 = Hashing.sha256(data)
             m.loss = r.loss; m.tokens = r.tokens; m.positions = r.positions; m.timings = r.timings
             m.forward_backward_flops = r.forwardBackwardFlops
-            if let fb = r.timings["forward_backward"], fb > 0 { m.forward_backward_gflops = r.forwardBackwardFlops / fb / 1e9 }
+            if let fb = r.timings["forward_backward"], fb > 0 {
+                m.forward_backward_gflops = r.forwardBackwardFlops / fb / 1e9
+                let step = fb - (r.timings["statistics_collect"] ?? 0)
+                if step > 0 { m.forward_backward_step_gflops = r.forwardBackwardFlops / step / 1e9 }
+            }
             if req.benchSgemm, let fb = m.forward_backward_gflops, !sgemmRefs.isEmpty {
                 let ref = sgemmRefs.reduce(0, +) / Double(sgemmRefs.count)
                 m.sgemm_reference_gflops = ref; m.sgemm_reference_samples_gflops = sgemmRefs
                 m.forward_backward_vs_sgemm = ref > 0 ? fb / ref : nil
+                m.forward_backward_step_vs_sgemm = ref > 0 ? m.forward_backward_step_gflops.map { $0 / ref } : nil
                 logger.info("sgemm reference", metadata: ["model": "\(id)", "sgemm_gflops": "\(String(format: "%.1f", ref))",
                                                           "before_after": "\(sgemmRefs.map { String(format: "%.1f", $0) }.joined(separator: ","))",
                                                           "forward_backward_gflops": "\(String(format: "%.1f", fb))"])

@@ -125,6 +125,9 @@ public enum Profiler {
         let segmented = o.costDepths > 0 && (o.costMethod == .segmented || (o.costMethod == .auto && model.streamsWeights))
         let timer = segmented ? StepTimer(layers: L) : nil
         var firstStepPeak: Double?
+        // Seconds the forward+backward spends inside the visitor, i.e. handing each module's (a, delta) to the
+        // statistics (Gram-row copies, or the primal form's G and C products): statistics work, reported apart.
+        var collectSeconds = 0.0
         aroundForwardBackward("before")
         var t0 = Date()
         for (bi, b) in batches.enumerated() {
@@ -134,8 +137,10 @@ public enum Profiler {
             let tokens = b.map(\.ids), rows = realRows(tokens.map(\.count))
             let scale = causal ? Double(b.reduce(0) { $0 + targets($1) }) / Double(P) : Double(b.count) / Double(P)
             let visit: (ModuleGradient) -> Void = { mg in
+                let v0 = DispatchTime.now().uptimeNanoseconds
                 accs[mg.layer]?.add(module: mg.module, input: mg.input, outputGrad: mg.outputGrad, dIn: mg.dIn, dOut: mg.dOut,
                                     rows: rows, scale: scale, batch: bi)
+                collectSeconds += Double(DispatchTime.now().uptimeNanoseconds - v0) * 1e-9
             }
             if causal {
                 let r = try model.lossAndBackward(tokens: tokens, targetMask: b.map(\.lossMask), timer: stepTimer, visit: visit)
@@ -150,6 +155,7 @@ public enum Profiler {
                                      elapsed: Date().timeIntervalSince(t0)))
         }
         timings["forward_backward"] = Date().timeIntervalSince(t0)
+        timings["statistics_collect"] = collectSeconds
         aroundForwardBackward("after")
         // ---- statistics per layer ----
         t0 = Date()

@@ -100,6 +100,11 @@ final class ProfileBigModelPathTests: XCTestCase {
         if BLASRuntime.preferredCore(detected: "Prescott", cpuFlags: BLASRuntime.cpuFlags()) != nil {
             XCTAssertFalse(BLASRuntime.genericCores.contains(core.lowercased()), "profile ran on generic OpenBLAS kernels: \(core)")
         }
+        // ... and with OpenBLAS's worker threads sleeping between calls instead of spinning.
+        let env = ProcessInfo.processInfo.environment
+        if env["OPENBLAS_THREAD_TIMEOUT"] == nil && env["LAYERCARD_NO_BLAS_REEXEC"] == nil {
+            XCTAssertEqual(manifest?["blas_thread_timeout"] as? Int, Int(BLASRuntime.threadTimeout))
+        }
         let seg = try card(["--cost-method", "segmented"])
         let L = seg.layers.count
         XCTAssertEqual(seg.cost_model.measured_method, "segmented")
