@@ -59,17 +59,18 @@ public func matmulNaive(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Flo
 
 /// Backward of `matmul`.
 /// - Parameters:
-///   - dinp: (N, C) or nil; OVERWRITTEN with dout·W.
+///   - dinp: (N, C) or nil; OVERWRITTEN with dout·W, or with `accumulateInput` ADDED to (one sgemm with β = 1: a
+///     block input read by several projections sums their gradients without a scratch buffer and an extra pass).
 ///   - dweight: (OC, C) or nil; ACCUMULATED (+= doutᵀ·inp) so gradients over micro-batches add up.
 ///   - dbias: (OC) or nil; accumulated (+= column sums of dout).
 ///   - dout: (N, OC); inp: (N, C); weight: (OC, C).
 public func matmulBackward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
                            dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
-                           weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int) {
+                           weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int, accumulateInput: Bool = false) {
     guard N > 0, C > 0, OC > 0 else { return }
     if let dinp {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(C), Int32(OC),
-                    1, dout, Int32(OC), weight, Int32(C), 0, dinp, Int32(C))
+                    1, dout, Int32(OC), weight, Int32(C), accumulateInput ? 1 : 0, dinp, Int32(C))
     }
     if let dweight {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(OC), Int32(C), Int32(N),

@@ -6,7 +6,7 @@ import LCKernels
 /// Gradient scratch buffers for one block, allocated once per backward pass and reused by every layer.
 final class BlockGradScratch {
     let dResid1: FloatBuffer, dAct: FloatBuffer, dUp: FloatBuffer, dGate: FloatBuffer
-    let dFfnIn: FloatBuffer, tmp: FloatBuffer, dDown: FloatBuffer, dAttnOut: FloatBuffer, dq: FloatBuffer
+    let dFfnIn: FloatBuffer, dDown: FloatBuffer, dAttnOut: FloatBuffer, dq: FloatBuffer
     let dk: FloatBuffer, dv: FloatBuffer, dqp: FloatBuffer, dkp: FloatBuffer, dAttnIn: FloatBuffer
     let dqkv: FloatBuffer
 
@@ -15,7 +15,7 @@ final class BlockGradScratch {
         let qD = c.numHeads * c.headDim, kD = c.numKVHeads * c.headDim
         dResid1 = FloatBuffer(count: N * C); dAct = FloatBuffer(count: N * I)
         dUp = FloatBuffer(count: N * I); dGate = FloatBuffer(count: c.activation == "silu" ? N * I : 0)
-        dFfnIn = FloatBuffer(count: N * C); tmp = FloatBuffer(count: N * max(C, qD)); dDown = FloatBuffer(count: N * C)
+        dFfnIn = FloatBuffer(count: N * C); dDown = FloatBuffer(count: N * C)
         dAttnOut = FloatBuffer(count: N * qD); dq = FloatBuffer(count: N * qD); dk = FloatBuffer(count: N * kD)
         dv = FloatBuffer(count: N * kD)
         let qwen3 = c.architecture == "qwen3"
@@ -41,7 +41,7 @@ extension TransformerModel {
             visit(ModuleGradient(layer: l, module: m, input: inp.cptr, outputGrad: d.cptr, N: N, dIn: dIn, dOut: dOutDim))
         }
         let names = TensorNames.modules(arch: arch)  // q k v o gate? up down, in forward order
-        let dResid1 = sc.dResid1, dAct = sc.dAct, dUp = sc.dUp, dFfnIn = sc.dFfnIn, tmp = sc.tmp
+        let dResid1 = sc.dResid1, dAct = sc.dAct, dUp = sc.dUp, dFfnIn = sc.dFfnIn
         // ---- MLP ----
         var dDown = dOut
         if arch == "bert" {  // out = LN3(resid2), resid2 = ffnIn + down
@@ -62,8 +62,8 @@ extension TransformerModel {
             v("gate_proj", a.ffnIn, dGate, C, I)
             v("up_proj", a.ffnIn, dUp, C, I)
             matmulBackward(dinp: dFfnIn.ptr, dweight: nil, dbias: nil, dout: dGate.cptr, inp: a.ffnIn.cptr, weight: lwb(w, l, "gate"), N: N, C: C, OC: I)
-            matmulBackward(dinp: tmp.ptr, dweight: nil, dbias: nil, dout: dUp.cptr, inp: a.ffnIn.cptr, weight: lwb(w, l, "up"), N: N, C: C, OC: I)
-            residual(out: dFfnIn.ptr, a: dFfnIn.cptr, b: tmp.cptr, n: N * C)
+            matmulBackward(dinp: dFfnIn.ptr, dweight: nil, dbias: nil, dout: dUp.cptr, inp: a.ffnIn.cptr, weight: lwb(w, l, "up"),
+                           N: N, C: C, OC: I, accumulateInput: true)
         }
         // ---- norm between attention and MLP; residual ----
         switch arch {
@@ -127,8 +127,8 @@ extension TransformerModel {
             v(names[2], a.attnIn, dv, C, kD)
             matmulBackward(dinp: dAttnIn.ptr, dweight: nil, dbias: nil, dout: dqp.cptr, inp: a.attnIn.cptr, weight: lwb(w, l, "q"), N: N, C: C, OC: qD)
             for (dd, role) in [(dkp, "k"), (dv, "v")] {
-                matmulBackward(dinp: tmp.ptr, dweight: nil, dbias: nil, dout: dd.cptr, inp: a.attnIn.cptr, weight: lwb(w, l, role), N: N, C: C, OC: kD)
-                residual(out: dAttnIn.ptr, a: dAttnIn.cptr, b: tmp.cptr, n: N * C)
+                matmulBackward(dinp: dAttnIn.ptr, dweight: nil, dbias: nil, dout: dd.cptr, inp: a.attnIn.cptr, weight: lwb(w, l, role),
+                               N: N, C: C, OC: kD, accumulateInput: true)
             }
         }
         // ---- first norm; residual ----

@@ -31,6 +31,11 @@ final class KernelTests: XCTestCase {
         fdCheck("matmul dbias", b, dB.array) { dot(R64.matmul(d(x), d(w), $0, N: N, C: C, OC: OC), r) }
         matmulBackward(dinp: nil, dweight: dW.ptr, dbias: nil, dout: dY.cptr, inp: X.cptr, weight: W.cptr, N: N, C: C, OC: OC)
         XCTAssertLessThanOrEqual(relErr(dW.array, d(dWn.array).map { 2 * $0 }), 1e-5, "dweight accumulates")
+        // accumulateInput: dinp += dout·W (β = 1) onto what is there.
+        let prior = rng.array(N * C), dXa = FloatBuffer(prior)
+        matmulBackward(dinp: dXa.ptr, dweight: nil, dbias: nil, dout: dY.cptr, inp: X.cptr, weight: W.cptr, N: N, C: C, OC: OC,
+                       accumulateInput: true)
+        XCTAssertLessThanOrEqual(relErr(dXa.array, zip(prior, dXn.array).map { Double($0) + Double($1) }), 1e-5, "dinp accumulates")
     }
 
     func testRMSNorm() {
