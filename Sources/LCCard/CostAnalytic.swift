@@ -35,7 +35,8 @@ public struct AnalyticCost: Sendable, Equatable {
             bwd.append(2 * lin + 8 * attnWidth * context)
             adapter.append(mods.reduce(0.0) { $0 + 6 * Double(r) * Double($1.dIn + $1.dOut) })
             params.append(mods.reduce(0) { $0 + r * ($1.dIn + $1.dOut) })
-            // input, attnIn, resid1, ffnIn (C each); q, attnOut (qD); k, v (kD); probabilities; gate?/up/act (I).
+            // What an eager fine-tuning backward keeps (not LayerCard's profiler, which recomputes some): input, attnIn,
+            // resid1, ffnIn (C each); q, attnOut (qD); k, v (kD); probabilities; gate?/up/act (I).
             let floats = 4 * C + 2 * qD + 2 * kD + Double(c.numHeads) * sequenceLength + (swiglu ? 3 : 2) * I
             bytes.append(4 * floats)
         }
