@@ -5,6 +5,7 @@
 // Deliberately estimates only: nothing here allocates model memory.
 import Foundation
 import LCCore
+import LCKernels
 
 /// Caller's memory wishes; nil fields are chosen automatically from the budget.
 public struct MemoryOptions: Sendable {
@@ -68,6 +69,9 @@ public struct MemoryPlan: Sendable {
         return 4 * (config.numLayers * kept + shared)
     }
 
+    /// Attention's per-thread (T,T) workspaces: probabilities and their gradient in the backward (never per layer).
+    public func attentionWorkspaceBytes(T: Int) -> Int { 2 * 4 * T * T * max(1, Parallel.workers) }
+
     /// Whether the backward over a (B,T) batch keeps only layer-boundary activations and recomputes blocks:
     /// yes when keeping every block's activations (+ weights held, + full logits if resident) exceeds 70% of the budget.
     public func checkpoints(B: Int, T: Int) -> Bool {
@@ -75,7 +79,7 @@ public struct MemoryPlan: Sendable {
         let N = B * T, L = config.numLayers
         let weights = streamWeights ? 2 * layerBytes + 2 * 4 * headBlockRows * config.hiddenSize : weightBytes
         let head = streamWeights ? 0 : 2 * 4 * N * config.vocabSize  // logits + their gradient
-        let keepAll = Double(keptActivationBytes(B: B, T: T)) + Double(weights) + Double(head)
+        let keepAll = Double(keptActivationBytes(B: B, T: T)) + Double(weights) + Double(head) + Double(attentionWorkspaceBytes(T: T))
         return keepAll > 0.7 * Double(budget)  // 30% headroom: gradient scratch, decode buffers, allocator slack
     }
 
@@ -86,7 +90,7 @@ public struct MemoryPlan: Sendable {
         let weights = streamWeights ? 2 * layerBytes + 2 * 4 * headBlockRows * C : weightBytes
         let head = streamWeights ? 4 * N * headBlockRows * 2 : 2 * 4 * N * config.vocabSize
         let kept = checkpoints(B: B, T: T) ? 4 * (L + 1) * N * C + 2 * acts : keptActivationBytes(B: B, T: T) + acts
-        return weights + head + kept
+        return weights + head + kept + attentionWorkspaceBytes(T: T)
     }
 }
 
