@@ -59,7 +59,7 @@ private func maskedSoftmaxRow(_ row: UnsafeMutablePointer<Float>, t: Int, T: Int
     if let mask {
         for j in 0..<end where mask[j] != 0 && row[j] > m { m = row[j] }
     } else {
-        for j in 0..<end where row[j] > m { m = row[j] }
+        m = rowMax(row, end)
     }
     if m == -Float.infinity { for j in 0..<T { row[j] = 0 }; return }
     if let mask {

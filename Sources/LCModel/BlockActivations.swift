@@ -90,17 +90,17 @@ public final class BlockActivations: @unchecked Sendable {
         let b = FloatBuffer.carve([
             input == nil ? N * C : 0, own ? N * C : 0, N, N, own && gpt2 ? N * 3 * C : 0,                 // 0 input … 4 qkv
             qwen3 ? N * qD : 0, qwen3 ? N * c.numHeads : 0, qwen3 ? N * kD : 0, qwen3 ? N * c.numKVHeads : 0,  // 5 qProj … 8 kRstd
-            N * qD, N * kD, N * kD, 0, N * qD,                                                           // 9 q … 13 attnOut
-            own ? N * C : 0, N * C, own ? N * C : 0, N, N,                                               // 14 proj … 18 norm2Rstd
-            swi ? N * I : 0, N * I, own ? N * I : 0, own ? N * C : 0,                                    // 19 gate … 22 down
-            bert ? N * C : 0, bert ? N : 0, bert ? N : 0, N * C,                                         // 23 resid2 … 26 output
+            N * qD, N * kD, N * kD, N * qD,                                                              // 9 q … 12 attnOut
+            own ? N * C : 0, N * C, own ? N * C : 0, N, N,                                               // 13 proj … 17 norm2Rstd
+            swi ? N * I : 0, N * I, own ? N * I : 0, own ? N * C : 0,                                    // 18 gate … 21 down
+            bert ? N * C : 0, bert ? N : 0, bert ? N : 0, N * C,                                         // 22 resid2 … 25 output
         ])
         self.input = input ?? b[0]; attnIn = transient?.attnIn ?? b[1]; norm1Mean = b[2]; norm1Rstd = b[3]
         qkv = transient?.qkv ?? b[4]
         qProj = b[5]; qRstd = b[6]; kProj = b[7]; kRstd = b[8]
-        q = b[9]; k = b[10]; v = b[11]; attnOut = b[13]
-        proj = transient?.proj ?? b[14]; resid1 = b[15]; ffnIn = transient?.ffnIn ?? b[16]; norm2Mean = b[17]; norm2Rstd = b[18]
-        gate = b[19]; up = b[20]; act = transient?.act ?? b[21]; down = transient?.down ?? b[22]
-        resid2 = b[23]; norm3Mean = b[24]; norm3Rstd = b[25]; output = b[26]
+        q = b[9]; k = b[10]; v = b[11]; attnOut = b[12]
+        proj = transient?.proj ?? b[13]; resid1 = b[14]; ffnIn = transient?.ffnIn ?? b[15]; norm2Mean = b[16]; norm2Rstd = b[17]
+        gate = b[18]; up = b[19]; act = transient?.act ?? b[20]; down = transient?.down ?? b[21]
+        resid2 = b[22]; norm3Mean = b[23]; norm3Rstd = b[24]; output = b[25]
     }
 }

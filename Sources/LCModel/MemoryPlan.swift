@@ -64,9 +64,8 @@ public struct MemoryPlan: Sendable {
     /// f32 bytes of every block's activations kept by a forward for the backward (blocks share their boundaries
     /// and transient buffers: BlockActivations.keptFloatCount).
     public func keptActivationBytes(B: Int, T: Int) -> Int {
-        let kept = BlockActivations.keptFloatCount(config: config, B: B, T: T)
-        let shared = BlockActivations.floatCount(config: config, B: B, T: T) - kept  // first input, proj, down
-        return 4 * (config.numLayers * kept + shared)
+        4 * (config.numLayers * BlockActivations.keptFloatCount(config: config, B: B, T: T)
+             + BlockActivations.sharedFloatCount(config: config, B: B, T: T))
     }
 
     /// Attention's per-thread (T,T) workspaces: probabilities and their gradient in the backward (never per layer).

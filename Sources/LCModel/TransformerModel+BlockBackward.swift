@@ -89,7 +89,7 @@ extension TransformerModel {
         let dq = sc.dq, dk = sc.dk, dv = sc.dv
         batch.keyMask.withUnsafeBufferPointer { mp in
             attentionBackward(dq: dq.ptr, dk: dk.ptr, dv: dv.ptr, dout: dAttnOut.cptr, q: a.q.cptr, k: a.k.cptr, v: a.v.cptr,
-                              att: nil, keyMask: arch == "bert" ? mp.baseAddress : nil, causal: arch != "bert",
+                              att: nil, keyMask: isCausal ? nil : mp.baseAddress, causal: isCausal,
                               B: batch.B, T: batch.T, NH: NH, KVH: KVH, HS: HS)
         }
         let dAttnIn = sc.dAttnIn
