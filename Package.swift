@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "LCCard", dependencies: ["LCCore", "LCFormats", "LCModel", "LCKernels", "CHDF5"]),
         // Stages, manifests, workspace layout, fingerprints.
         .target(name: "LCPipeline", dependencies: [
-            "LCCore", "LCFormats", "LCModel", "LCTokenizers", "LCCard",
+            "LCCore", "LCFormats", "LCModel", "LCTokenizers", "LCCard", "LCKernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Command-line front ends shared by the umbrella tool and the per-stage executables.

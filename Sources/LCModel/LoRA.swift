@@ -159,12 +159,16 @@ public final class LoRATrainer: @unchecked Sendable {
 
     /// Loss and adapter gradients on one batch. `truncate`: stop the backward at the lowest adapted layer
     /// (false runs it to layer 0 — same gradients, used by tests). `naive`: form G = Σ δᵀa explicitly in Float64.
-    public func gradients(tokens: [[Int]], targetMask: [[Bool]]?, truncate: Bool = true, naive: Bool = false) throws -> LoRAGradients {
+    /// `from = (l, x)` with l = the lowest adapted layer: the forward starts at block l from its cached input x
+    /// (the frozen blocks below l are the base model's, so x is the same for every adapter set above; bit-identical).
+    public func gradients(tokens: [[Int]], targetMask: [[Bool]]?, truncate: Bool = true, naive: Bool = false,
+                          from: FloatBuffer? = nil) throws -> LoRAGradients {
         var gA = adapters.map { [Float](repeating: 0, count: $0.a.count) }
         var gB = adapters.map { [Float](repeating: 0, count: $0.b.count) }
         let s = Float(options.scale)
         let stop = truncate ? (layers.first ?? 0) : 0
-        let loss = try merged.lossAndBackward(tokens: tokens, targetMask: targetMask, stopAtLayer: stop) { mg in
+        let start = from.map { (layer: layers.first ?? 0, input: $0) }
+        let loss = try merged.lossAndBackward(tokens: tokens, targetMask: targetMask, from: start, stopAtLayer: stop) { mg in
             guard let i = index["\(mg.layer).\(mg.module)"] else { return }
             let ad = adapters[i]
             guard mg.dIn == ad.dIn, mg.dOut == ad.dOut else { return }
@@ -235,8 +239,8 @@ public final class LoRATrainer: @unchecked Sendable {
     /// One Adam step (PyTorch semantics: bias-corrected moments, weight decay 0) on one batch; returns the
     /// batch loss before the update.
     @discardableResult
-    public func step(tokens: [[Int]], targetMask: [[Bool]]?) throws -> LossResult {
-        let g = try gradients(tokens: tokens, targetMask: targetMask)
+    public func step(tokens: [[Int]], targetMask: [[Bool]]?, from: FloatBuffer? = nil) throws -> LossResult {
+        let g = try gradients(tokens: tokens, targetMask: targetMask, from: from)
         steps += 1
         let o = options, t = Double(steps)
         let c1 = 1 - Foundation.pow(o.beta1, t), c2 = 1 - Foundation.pow(o.beta2, t)

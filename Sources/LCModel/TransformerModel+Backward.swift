@@ -46,18 +46,23 @@ final class SavedForward {
     /// Last block output (B,T,C) (the embedding output when there are no layers).
     let output: FloatBuffer
     private(set) var acts: [BlockActivations?]
-    let inputs: [FloatBuffer]
-    init(batch: Batch, output: FloatBuffer, acts: [BlockActivations], inputs: [FloatBuffer]) {
-        self.batch = batch; self.output = output; self.acts = acts; self.inputs = inputs
+    /// Checkpointed block inputs, from `start` up (inputs[l − start] is block l's input).
+    private let inputs: [FloatBuffer]
+    /// First block the forward ran (blocks below were not run: their output was given, see `forwardForBackward`).
+    let start: Int
+    init(batch: Batch, output: FloatBuffer, acts: [BlockActivations], inputs: [FloatBuffer], start: Int = 0) {
+        self.batch = batch; self.output = output; self.acts = acts; self.inputs = inputs; self.start = start
     }
     var keepsActivations: Bool { !acts.isEmpty }
     /// Block `l`'s kept activations (until released).
     func activations(_ l: Int) -> BlockActivations {
-        guard let a = acts[l] else { preconditionFailure("activations of layer \(l) already released") }
+        guard l >= start, let a = acts[l - start] else { preconditionFailure("activations of layer \(l) already released or not run") }
         return a
     }
+    /// Block `l`'s checkpointed input.
+    func input(_ l: Int) -> FloatBuffer { inputs[l - start] }
     /// Drops block `l`'s activations (its input stays alive while block l−1's are kept: they share it).
-    func release(_ l: Int) { if l < acts.count { acts[l] = nil } }
+    func release(_ l: Int) { if l >= start, l - start < acts.count { acts[l - start] = nil } }
 }
 
 extension TransformerModel {
@@ -73,14 +78,32 @@ extension TransformerModel {
                 throw LCError.usage("lossAndBackward: targetMask must have the same shape as tokens")
             }
         }
+        return try lossAndBackward(tokens: tokens, targetMask: targetMask, from: nil, stopAtLayer: stopAtLayer, timer: timer,
+                                   visit: visit)
+    }
+
+    /// As `lossAndBackward(tokens:targetMask:stopAtLayer:…)`, but when `from = (l, x)` the forward starts at block
+    /// `l` from `x` (block l's input for this batch, (B,T,C), e.g. cached from a forward of a model whose blocks
+    /// below `l` are these blocks; not modified) and the backward stops at `l` (`stopAtLayer` is then ignored).
+    /// Bit-identical to the full call with `stopAtLayer: l` when `x` is what this model's blocks below `l` give.
+    /// - Throws: as `lossAndBackward`; `LCError.usage` when `x` has the wrong size or `l` is out of range.
+    public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]?, from: (layer: Int, input: FloatBuffer)?,
+                                stopAtLayer: Int = 0, timer: StepTimer? = nil,
+                                visit: (ModuleGradient) -> Void) throws -> LossResult {
+        guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
+        if let m = targetMask {
+            guard m.count == tokens.count, zip(m, tokens).allSatisfy({ $0.count == $1.count }) else {
+                throw LCError.usage("lossAndBackward: targetMask must have the same shape as tokens")
+            }
+        }
         var t = StepTimer.now()
         let b = try makeBatch(tokens)
-        let saved = try forwardForBackward(b)
+        let saved = try forwardForBackward(b, from: from)
         timer?.setForward(StepTimer.now() - t); t = StepTimer.now()
         let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
         let (sum, dx) = try headLossBackward(x: saved.output, targets: targets, count: count, N: b.B * b.T)
         timer?.setHead(StepTimer.now() - t)
-        try backwardBlocks(saved, dOutput: dx, stopAtLayer: stopAtLayer, timer: timer, visit: visit)
+        try backwardBlocks(saved, dOutput: dx, stopAtLayer: from?.layer ?? stopAtLayer, timer: timer, visit: visit)
         return LossResult(sum: sum, count: count)
     }
 
@@ -152,12 +175,27 @@ extension TransformerModel {
     }
 
     /// Forward over `b` keeping what the backward needs: all activations, or block inputs when the plan checkpoints.
-    func forwardForBackward(_ b: Batch) throws -> SavedForward {
+    /// `from = (l, x)`: start at block l with input x (copied; blocks below l are not run and get no backward).
+    func forwardForBackward(_ b: Batch, from: (layer: Int, input: FloatBuffer)? = nil) throws -> SavedForward {
         let ckpt = memoryPlan.checkpoints(B: b.B, T: b.T)
-        var x = embed(b)
+        let start = from?.layer ?? 0
+        var x: FloatBuffer
+        if let from {
+            guard (0..<config.numLayers).contains(from.layer) else {
+                throw LCError.usage("forward from layer \(from.layer): out of range 0..<\(config.numLayers)")
+            }
+            guard from.input.count == b.B * b.T * config.hiddenSize else {
+                throw LCError.usage("forward from layer \(from.layer): input has \(from.input.count) values, "
+                                    + "expected \(b.B * b.T * config.hiddenSize)")
+            }
+            x = FloatBuffer(count: from.input.count)
+            x.ptr.update(from: from.input.cptr, count: from.input.count)
+        } else {
+            x = embed(b)
+        }
         var acts: [BlockActivations] = [], inputs: [FloatBuffer] = []
         let scratch = ckpt ? BlockActivations(config: config, B: b.B, T: b.T) : nil
-        for l in 0..<config.numLayers {
+        for l in start..<config.numLayers {
             // Kept blocks read the previous block's output in place and share the transient buffers.
             let a = scratch ?? BlockActivations(config: config, B: b.B, T: b.T, input: x, transient: acts.last)
             if ckpt {
@@ -169,7 +207,7 @@ extension TransformerModel {
             if ckpt { x = FloatBuffer(count: x.count); x.ptr.update(from: a.output.cptr, count: x.count) } else { acts.append(a); x = a.output }
         }
         try throwIfWeightReadFailed()
-        return SavedForward(batch: b, output: x, acts: acts, inputs: inputs)
+        return SavedForward(batch: b, output: x, acts: acts, inputs: inputs, start: start)
     }
 
     /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse; with checkpointed inputs,
@@ -179,7 +217,7 @@ extension TransformerModel {
         let sc = BlockGradScratch(config: config, B: r.batch.B, T: r.batch.T)
         let recompute = !r.keepsActivations && config.numLayers > 0 ? BlockActivations(config: config, B: r.batch.B, T: r.batch.T) : nil
         var d = dOutput, other = FloatBuffer(count: dOutput.count)
-        for l in stride(from: config.numLayers - 1, through: max(0, stopAtLayer), by: -1) {
+        for l in stride(from: config.numLayers - 1, through: max(r.start, stopAtLayer), by: -1) {
             let start = StepTimer.now()
             var visiting = 0.0
             let timed = timer != nil
@@ -188,7 +226,8 @@ extension TransformerModel {
             let a: BlockActivations
             if let recompute {
                 a = recompute
-                a.input.ptr.update(from: r.inputs[l].cptr, count: r.inputs[l].count)
+                let input = r.input(l)
+                a.input.ptr.update(from: input.cptr, count: input.count)
                 block(l, weights: w, acts: a, batch: r.batch)
             } else {
                 a = r.activations(l)

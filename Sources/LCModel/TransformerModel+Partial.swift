@@ -2,6 +2,7 @@
 // boundary, a forward that starts at block l from a cached input, the final hidden state (after the final norm),
 // and a cheap copy of the model with one layer's weights replaced (all other buffers shared).
 // Deliberately no gradients here and no mutation of the model's own weights.
+import Dispatch
 import LCCore
 import LCKernels
 
@@ -33,6 +34,28 @@ extension TransformerModel {
             x = next
         }
         return (inputs, x)
+    }
+
+    /// `blockInputs`, timed: `seconds[l]` = wall seconds of the embedding and blocks 0..<l (what a forward spends
+    /// before block l), `seconds[L]` the whole forward without the head. Blocks run exactly as in `blockInputs`.
+    public func timedBlockInputs(_ batch: Batch) throws -> (inputs: [FloatBuffer], seconds: [Double]) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
+        var inputs: [FloatBuffer] = [], seconds: [Double] = []
+        var x = embed(batch)
+        let acts = BlockActivations(config: config, B: batch.B, T: batch.T)
+        for l in 0..<config.numLayers {
+            inputs.append(x)
+            seconds.append(elapsed())
+            acts.input.ptr.update(from: x.cptr, count: x.count)
+            block(l, acts: acts, batch: batch)
+            let next = FloatBuffer(count: x.count)
+            next.ptr.update(from: acts.output.cptr, count: x.count)
+            x = next
+        }
+        seconds.append(elapsed())
+        try throwIfWeightReadFailed()
+        return (inputs, seconds)
     }
 
     /// Runs blocks `layer ..< L` on `input` (B,T,C) and returns the last block's output (a copy of `input`

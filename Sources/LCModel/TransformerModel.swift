@@ -169,6 +169,38 @@ public final class TransformerModel: Sendable {
         return LossResult(sum: sum, count: count)
     }
 
+    /// `loss` of the blocks from `from.layer` up, given block `from.layer`'s input `from.input` (B,T,C) for these
+    /// tokens (e.g. cached from a forward of a model with the same blocks below): bit-identical to `loss` when it is.
+    /// - Throws: as `loss`; `LCError.usage` when the input has the wrong size or the layer is out of range.
+    public func loss(tokens: [[Int]], targetMask: [[Bool]]?, from: (layer: Int, input: FloatBuffer)) throws -> LossResult {
+        guard isCausal else { throw LCError.usage("loss: \(config.architecture) is not a causal LM") }
+        if let m = targetMask {
+            guard m.count == tokens.count, zip(m, tokens).allSatisfy({ $0.count == $1.count }) else {
+                throw LCError.usage("loss: targetMask must have the same shape as tokens")
+            }
+        }
+        let b = try makeBatch(tokens)
+        guard (0...config.numLayers).contains(from.layer) else {
+            throw LCError.usage("loss from layer \(from.layer): out of range 0...\(config.numLayers)")
+        }
+        guard from.input.count == b.B * b.T * config.hiddenSize else {
+            throw LCError.usage("loss from layer \(from.layer): input has \(from.input.count) values, expected \(b.B * b.T * config.hiddenSize)")
+        }
+        let x = forwardFrom(layer: from.layer, input: from.input, batch: b)
+        try throwIfWeightReadFailed()
+        let logits = head(x, batch: b)
+        try throwIfWeightReadFailed()
+        let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
+        var losses = [Float](repeating: 0, count: b.B * b.T)
+        let sum = losses.withUnsafeMutableBufferPointer { lp in
+            targets.withUnsafeBufferPointer { tp in
+                crossEntropy(losses: lp.baseAddress.unsafelyUnwrapped, logits: logits.cptr,
+                             targets: tp.baseAddress.unsafelyUnwrapped, N: b.B * b.T, V: config.vocabSize)
+            }
+        }
+        return LossResult(sum: sum, count: count)
+    }
+
     // MARK: stages
 
     /// (B·T) next-token targets (−1 = not counted) and their count, as `loss` defines them.
