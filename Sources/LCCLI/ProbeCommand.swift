@@ -78,6 +78,18 @@ public struct ProbeCommand: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Per-sequence token cap (longer sequences are truncated).")
     public var maxTokens = 128
 
+    @Option(help: "Seeds per layer set (A's init and batch order; seed 0 = --lora-seed and file order). The set's gain is the mean, its spread the sample std.")
+    public var seeds = 1
+
+    @Option(help: "Validation-corpus mode: a JSONL plan of {\"name\", \"layers\", \"seed\"} runs (no probe.json, no card edit); needs --results.")
+    public var plan: String?
+
+    @Option(help: "With --plan: JSONL file each finished run is appended to; entries already there (same settings and data) are skipped, so a killed run resumes.")
+    public var results: String?
+
+    @Option(name: .customLong("cache-mb"), help: "Memory for cached block inputs of the frozen model (runs start at their lowest adapted layer; same numbers); 0 = off.")
+    public var cacheMB = 4096
+
     @Flag(name: .customLong("update-card"), help: "No training: re-apply outputs/<id>/probe.json to the current card.json (correlations recomputed).")
     public var updateCard = false
 
@@ -99,6 +111,10 @@ public struct ProbeCommand: ParsableCommand {
         if (train == nil) != (eval == nil) { throw ValidationError("--train and --eval go together") }
         if train != nil, dataset != nil { throw ValidationError("use --train/--eval or --dataset, not both") }
         if let b = budgetMinutes, !(b > 0) { throw ValidationError("--budget-minutes must be positive") }
+        if seeds < 1 || seeds > 100 { throw ValidationError("--seeds must be in 1...100") }
+        if cacheMB < 0 { throw ValidationError("--cache-mb must be ≥ 0") }
+        if (plan == nil) != (results == nil) { throw ValidationError("--plan and --results go together") }
+        if plan != nil, updateCard { throw ValidationError("--plan and --update-card exclude each other") }
         _ = try parsedLayers()
         _ = try parsedSets()
     }
@@ -132,10 +148,25 @@ public struct ProbeCommand: ParsableCommand {
                               train: train.map { URL(fileURLWithPath: $0) }, eval: eval.map { URL(fileURLWithPath: $0) },
                               dataset: dataset.map { URL(fileURLWithPath: $0) }, evalFraction: evalFraction, seed: seed,
                               randomDraws: randomDraws, budgetMinutes: budgetMinutes)
+        var rq2 = rq
+        rq2.seeds = seeds
+        rq2.cacheBudgetBytes = cacheMB << 20
+        if let plan, let results {
+            do {
+                let (ran, skipped) = try ProbePlan.run(workspace: common.ws, request: rq2, plan: URL(fileURLWithPath: plan),
+                                                       results: URL(fileURLWithPath: results), logger: logger)
+                print("probe plan: \(ran) run(s) measured, \(skipped) already in \(results)")
+                return
+            } catch let e as LCError {
+                FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+                if case .usage = e { throw ExitCode(ExitCodes.usage) }
+                throw ExitCode(ExitCodes.someFailed)
+            }
+        }
         let r: ProbeReport
         do {
             r = updateCard ? try ProbeStage.updateCard(workspace: common.ws, model: model, logger: logger)
-                : try ProbeStage.run(workspace: common.ws, request: rq, logger: logger)
+                : try ProbeStage.run(workspace: common.ws, request: rq2, logger: logger)
         } catch let e as LCError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
             if case .usage = e { throw ExitCode(ExitCodes.usage) }

@@ -162,13 +162,14 @@ public final class LoRATrainer: @unchecked Sendable {
     /// `from = (l, x)` with l = the lowest adapted layer: the forward starts at block l from its cached input x
     /// (the frozen blocks below l are the base model's, so x is the same for every adapter set above; bit-identical).
     public func gradients(tokens: [[Int]], targetMask: [[Bool]]?, truncate: Bool = true, naive: Bool = false,
-                          from: FloatBuffer? = nil) throws -> LoRAGradients {
+                          from: FloatBuffer? = nil, compactHead: Bool = false, timer: StepTimer? = nil) throws -> LoRAGradients {
         var gA = adapters.map { [Float](repeating: 0, count: $0.a.count) }
         var gB = adapters.map { [Float](repeating: 0, count: $0.b.count) }
         let s = Float(options.scale)
         let stop = truncate ? (layers.first ?? 0) : 0
         let start = from.map { (layer: layers.first ?? 0, input: $0) }
-        let loss = try merged.lossAndBackward(tokens: tokens, targetMask: targetMask, from: start, stopAtLayer: stop) { mg in
+        let loss = try merged.lossAndBackward(tokens: tokens, targetMask: targetMask, from: start, stopAtLayer: stop,
+                                              compactHead: compactHead, timer: timer) { mg in
             guard let i = index["\(mg.layer).\(mg.module)"] else { return }
             let ad = adapters[i]
             guard mg.dIn == ad.dIn, mg.dOut == ad.dOut else { return }
@@ -239,8 +240,9 @@ public final class LoRATrainer: @unchecked Sendable {
     /// One Adam step (PyTorch semantics: bias-corrected moments, weight decay 0) on one batch; returns the
     /// batch loss before the update.
     @discardableResult
-    public func step(tokens: [[Int]], targetMask: [[Bool]]?, from: FloatBuffer? = nil) throws -> LossResult {
-        let g = try gradients(tokens: tokens, targetMask: targetMask, from: from)
+    public func step(tokens: [[Int]], targetMask: [[Bool]]?, from: FloatBuffer? = nil, compactHead: Bool = false,
+                     timer: StepTimer? = nil) throws -> LossResult {
+        let g = try gradients(tokens: tokens, targetMask: targetMask, from: from, compactHead: compactHead, timer: timer)
         steps += 1
         let o = options, t = Double(steps)
         let c1 = 1 - Foundation.pow(o.beta1, t), c2 = 1 - Foundation.pow(o.beta2, t)

@@ -87,8 +87,12 @@ extension TransformerModel {
     /// below `l` are these blocks; not modified) and the backward stops at `l` (`stopAtLayer` is then ignored).
     /// Bit-identical to the full call with `stopAtLayer: l` when `x` is what this model's blocks below `l` give.
     /// - Throws: as `lossAndBackward`; `LCError.usage` when `x` has the wrong size or `l` is out of range.
+    ///
+    /// `compactHead`: the LM head and its backward run only on the positions that have a target (prompt tokens and
+    /// padding get no logits): same loss and gradients (rows without a target contribute 0 to both), far less work
+    /// for prompt/response data. Resident weights only (a streamed head always runs blockwise over every row).
     public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]?, from: (layer: Int, input: FloatBuffer)?,
-                                stopAtLayer: Int = 0, timer: StepTimer? = nil,
+                                stopAtLayer: Int = 0, compactHead: Bool = false, timer: StepTimer? = nil,
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
         guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
         if let m = targetMask {
@@ -101,14 +105,14 @@ extension TransformerModel {
         let saved = try forwardForBackward(b, from: from)
         timer?.setForward(StepTimer.now() - t); t = StepTimer.now()
         let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
-        let (sum, dx) = try headLossBackward(x: saved.output, targets: targets, count: count, N: b.B * b.T)
+        let (sum, dx) = try headLossBackward(x: saved.output, targets: targets, count: count, N: b.B * b.T, compact: compactHead)
         timer?.setHead(StepTimer.now() - t)
         try backwardBlocks(saved, dOutput: dx, stopAtLayer: from?.layer ?? stopAtLayer, timer: timer, visit: visit)
         return LossResult(sum: sum, count: count)
     }
 
     /// Loss sum and dL/dx (x = last block output) through final norm + LM head, with dL/dloss_n = 1/count.
-    func headLossBackward(x: FloatBuffer, targets: [Int32], count: Int, N: Int) throws -> (Double, FloatBuffer) {
+    func headLossBackward(x: FloatBuffer, targets: [Int32], count: Int, N: Int, compact: Bool = false) throws -> (Double, FloatBuffer) {
         let V = config.vocabSize, C = config.hiddenSize
         let dl = FloatBuffer(count: N)
         for i in 0..<N where targets[i] >= 0 { dl.ptr[i] = 1 / Float(max(count, 1)) }
@@ -121,6 +125,25 @@ extension TransformerModel {
                 try blockwiseHeadCrossEntropy(losses: nil, h: h.cptr, targets: tp.baseAddress.unsafelyUnwrapped, dlosses: dl.cptr,
                                               dh: dh.ptr, N: N, C: C, V: V, blockRows: memoryPlan.headBlockRows,
                                               weightRows: { try headRows($0) })
+            }
+        } else if compact, count < N {
+            let w = weights.global["lm_head"]?.cptr ?? g("embed")
+            let rows = (0..<N).filter { targets[$0] >= 0 }, M = rows.count
+            if M == 0 {
+                sum = 0
+            } else {
+                let hc = FloatBuffer(count: M * C), dlc = FloatBuffer(count: M)
+                gatherRows(from: h.cptr, rows: rows, C: C, into: hc.ptr)
+                var tc = rows.map { targets[$0] }
+                for (i, r) in rows.enumerated() { dlc.ptr[i] = dl.ptr[r] }
+                let logits = FloatBuffer(count: M * V), losses = FloatBuffer(count: M), dhc = FloatBuffer(count: M * C)
+                matmul(out: logits.ptr, inp: hc.cptr, weight: w, bias: nil, N: M, C: C, OC: V)
+                sum = tc.withUnsafeMutableBufferPointer { tp in
+                    crossEntropyForwardBackward(losses: losses.ptr, dlogits: logits.ptr, dlosses: dlc.cptr, logits: logits.cptr,
+                                                targets: tp.baseAddress.unsafelyUnwrapped, N: M, V: V)
+                }
+                matmulBackward(dinp: dhc.ptr, dweight: nil, dbias: nil, dout: logits.cptr, inp: hc.cptr, weight: w, N: M, C: C, OC: V)
+                for (i, r) in rows.enumerated() { (dh.ptr + r * C).update(from: dhc.cptr + i * C, count: C) }
             }
         } else {
             let logits = FloatBuffer(count: N * V)
@@ -241,4 +264,9 @@ extension TransformerModel {
             swap(&d, &other)
         }
     }
+}
+
+/// Copies rows `rows` (each C floats) of `src` into consecutive rows of `dst`.
+func gatherRows(from src: UnsafePointer<Float>, rows: [Int], C: Int, into dst: UnsafeMutablePointer<Float>) {
+    for (i, r) in rows.enumerated() { (dst + i * C).update(from: src + r * C, count: C) }
 }

@@ -172,30 +172,58 @@ public final class TransformerModel: Sendable {
     /// `loss` of the blocks from `from.layer` up, given block `from.layer`'s input `from.input` (B,T,C) for these
     /// tokens (e.g. cached from a forward of a model with the same blocks below): bit-identical to `loss` when it is.
     /// - Throws: as `loss`; `LCError.usage` when the input has the wrong size or the layer is out of range.
-    public func loss(tokens: [[Int]], targetMask: [[Bool]]?, from: (layer: Int, input: FloatBuffer)) throws -> LossResult {
+    /// `compactHead`: logits only for the positions with a target (same loss; see `lossAndBackward`).
+    public func loss(tokens: [[Int]], targetMask: [[Bool]]?, from: (layer: Int, input: FloatBuffer)?,
+                     compactHead: Bool = false) throws -> LossResult {
         guard isCausal else { throw LCError.usage("loss: \(config.architecture) is not a causal LM") }
         if let m = targetMask {
             guard m.count == tokens.count, zip(m, tokens).allSatisfy({ $0.count == $1.count }) else {
                 throw LCError.usage("loss: targetMask must have the same shape as tokens")
             }
         }
+        if from == nil, !compactHead || stream != nil { return try loss(tokens: tokens, targetMask: targetMask) }
         let b = try makeBatch(tokens)
-        guard (0...config.numLayers).contains(from.layer) else {
-            throw LCError.usage("loss from layer \(from.layer): out of range 0...\(config.numLayers)")
+        let x: FloatBuffer
+        if let from {
+            guard (0...config.numLayers).contains(from.layer) else {
+                throw LCError.usage("loss from layer \(from.layer): out of range 0...\(config.numLayers)")
+            }
+            guard from.input.count == b.B * b.T * config.hiddenSize else {
+                throw LCError.usage("loss from layer \(from.layer): input has \(from.input.count) values, expected \(b.B * b.T * config.hiddenSize)")
+            }
+            x = forwardFrom(layer: from.layer, input: from.input, batch: b)
+        } else {
+            x = forwardFrom(layer: 0, input: embed(b), batch: b)
         }
-        guard from.input.count == b.B * b.T * config.hiddenSize else {
-            throw LCError.usage("loss from layer \(from.layer): input has \(from.input.count) values, expected \(b.B * b.T * config.hiddenSize)")
-        }
-        let x = forwardFrom(layer: from.layer, input: from.input, batch: b)
-        try throwIfWeightReadFailed()
-        let logits = head(x, batch: b)
         try throwIfWeightReadFailed()
         let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
-        var losses = [Float](repeating: 0, count: b.B * b.T)
+        let N = b.B * b.T, C = config.hiddenSize, V = config.vocabSize
+        if compactHead, stream == nil, count < N {
+            let rows = (0..<N).filter { targets[$0] >= 0 }, M = rows.count
+            guard M > 0 else { return LossResult(sum: 0, count: 0) }
+            let h = FloatBuffer(count: N * C)
+            finalNorm(out: h, mean: nil, rstd: nil, x: x, N: N)
+            let hc = FloatBuffer(count: M * C), logits = FloatBuffer(count: M * V)
+            gatherRows(from: h.cptr, rows: rows, C: C, into: hc.ptr)
+            let w = weights.global["lm_head"]?.cptr ?? g("embed")
+            matmul(out: logits.ptr, inp: hc.cptr, weight: w, bias: nil, N: M, C: C, OC: V)
+            let tc = rows.map { targets[$0] }
+            var losses = [Float](repeating: 0, count: M)
+            let sum = losses.withUnsafeMutableBufferPointer { lp in
+                tc.withUnsafeBufferPointer { tp in
+                    crossEntropy(losses: lp.baseAddress.unsafelyUnwrapped, logits: logits.cptr,
+                                 targets: tp.baseAddress.unsafelyUnwrapped, N: M, V: V)
+                }
+            }
+            return LossResult(sum: sum, count: count)
+        }
+        let logits = head(x, batch: b)
+        try throwIfWeightReadFailed()
+        var losses = [Float](repeating: 0, count: N)
         let sum = losses.withUnsafeMutableBufferPointer { lp in
             targets.withUnsafeBufferPointer { tp in
                 crossEntropy(losses: lp.baseAddress.unsafelyUnwrapped, logits: logits.cptr,
-                             targets: tp.baseAddress.unsafelyUnwrapped, N: b.B * b.T, V: config.vocabSize)
+                             targets: tp.baseAddress.unsafelyUnwrapped, N: N, V: V)
             }
         }
         return LossResult(sum: sum, count: count)

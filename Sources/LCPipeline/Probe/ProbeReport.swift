@@ -23,6 +23,12 @@ public struct ProbeSetResult: Codable, Sendable, Equatable {
     public var draws: [ProbeRunResult]?
     /// For the card's choices: the selection file it came from.
     public var source: String?
+    /// With `--seeds N > 1`: every seed's run (seed 0 first); `gain` is their mean.
+    public var seed_runs: [ProbeRunResult]? = nil
+    /// Number of seeds behind `gain` (nil = 1).
+    public var seeds: Int? = nil
+    /// Sample standard deviation of the seeds' gains (nats/token); nil with one seed.
+    public var gain_spread: Double? = nil
 }
 
 /// Spearman correlation of measured_gain with one card signal over the probed layers.

@@ -38,8 +38,9 @@ public struct ProbeRunResult: Codable, Sendable, Equatable {
     public var trainable_parameters: Int
     /// Seed index of the run (A's initialization and batch order, `ProbeRunner.run(seed:)`); nil = 0.
     public var seed: Int? = nil
-    /// With the input cache: median seconds of the step as run (forward from the lowest adapted layer); nil
-    /// without it. `step_seconds` adds the frozen forward below, measured on the same batch.
+    /// Median seconds of the step as run (forward from the lowest adapted layer with the input cache, LM head on
+    /// target positions only with the compact head); nil when neither was on. `step_seconds` adds the frozen
+    /// forward below and the full head's extra time, both measured on the same batch.
     public var step_seconds_cached: Double? = nil
 }
 
@@ -51,17 +52,23 @@ public struct ProbeRunner: Sendable {
     /// Block inputs of the frozen base model per training batch and eval chunk (nil = every run does the whole
     /// forward). Not recorded anywhere: it changes no number (tests assert the cached path equals the plain one).
     let cache: ProbeInputCache?
+    /// LM head only on target positions (TransformerModel.lossAndBackward `compactHead`; same numbers). The step time
+    /// then swaps the compact head's measured seconds for those of the full head on the same batch
+    /// (`fullHeadSeconds`), so it stays the time of a training step that computes every logit.
+    public let compactHead: Bool
+    let headTimes = ProbeHeadTimes()
 
     /// - Parameter cacheBudgetBytes: memory allowed for the cached block inputs (0 = no cache). The cache is
     ///   skipped when the model streams its weights or when the train batches of the steps and the eval set would
     ///   need more than this.
     /// - Throws: `LCError.usage` for an encoder, empty train/eval sets, or steps/batch < 1.
     public init(model: TransformerModel, train: [ReferenceSequence], eval: [ReferenceSequence], settings: ProbeSettings,
-                cacheBudgetBytes: Int = 4 << 30) throws {
+                cacheBudgetBytes: Int = 4 << 30, compactHead: Bool = true) throws {
         guard model.isCausal else { throw LCError.usage("probe: \(model.config.architecture) is not a causal LM (encoders are not probed)") }
         guard !train.isEmpty, !eval.isEmpty else { throw LCError.usage("probe: need non-empty train and eval sets") }
         guard settings.steps >= 1, settings.batch >= 1 else { throw LCError.usage("probe: --steps and --batch must be at least 1") }
         self.model = model; self.train = train; self.eval = eval; self.settings = settings
+        self.compactHead = compactHead && !model.streamsWeights
         let perOrder = ProbeInputCache.bytes(model: model, batches: (0..<settings.steps).map { Self.batch(train, settings.batch, $0, order: nil) })
         let evalBytes = ProbeInputCache.bytes(model: model, batches: Self.evalChunks(eval, settings.batch))
         let fits = cacheBudgetBytes > 0 && perOrder + evalBytes <= cacheBudgetBytes
@@ -111,7 +118,7 @@ public struct ProbeRunner: Sendable {
     public func evalLoss(_ m: TransformerModel) throws -> Double {
         var sum = 0.0, count = 0
         for chunk in Self.evalChunks(eval, settings.batch) {
-            let r = try m.loss(tokens: chunk.map(\.ids), targetMask: chunk.map(\.lossMask))
+            let r = try m.loss(tokens: chunk.map(\.ids), targetMask: chunk.map(\.lossMask), from: nil, compactHead: compactHead)
             sum += r.sum; count += r.count
         }
         guard count > 0 else { throw LCError.usage("probe: the eval set has no target tokens") }
@@ -123,7 +130,7 @@ public struct ProbeRunner: Sendable {
         var sum = 0.0, count = 0
         for (c, chunk) in Self.evalChunks(eval, settings.batch).enumerated() {
             let x = try cache.inputs(key: .eval(c), model: model, tokens: chunk.map(\.ids)).inputs[layer]
-            let r = try m.loss(tokens: chunk.map(\.ids), targetMask: chunk.map(\.lossMask), from: (layer, x))
+            let r = try m.loss(tokens: chunk.map(\.ids), targetMask: chunk.map(\.lossMask), from: (layer, x), compactHead: compactHead)
             sum += r.sum; count += r.count
         }
         guard count > 0 else { throw LCError.usage("probe: the eval set has no target tokens") }
@@ -138,6 +145,18 @@ public struct ProbeRunner: Sendable {
     /// Step time: with the cache, a step's forward starts at the lowest adapted layer l; the recorded step time adds
     /// the frozen forward below l as measured for the same batch when the cache was filled, so `step_seconds` stays
     /// the time of a whole training step (`step_seconds_cached` holds the part measured in the run itself).
+    /// Seconds of the full LM head (forward, loss, backward to the last block's output) of the base model on step i's
+    /// batch of `seed`, measured once per batch.
+    func fullHeadSeconds(seed: Int, step i: Int, tokens: [[Int]], mask: [[Bool]]) throws -> Double {
+        if let t = headTimes.get(seed: seed, step: i) { return t }
+        let L = model.config.numLayers
+        let timer = StepTimer(layers: L)
+        let from = try cache.map { (layer: L - 1, input: try $0.inputs(key: .train(seed: seed, step: i), model: model, tokens: tokens).inputs[L - 1]) }
+        _ = try model.lossAndBackward(tokens: tokens, targetMask: mask, from: from, stopAtLayer: L, compactHead: false, timer: timer) { _ in }
+        headTimes.set(seed: seed, step: i, timer.head)
+        return timer.head
+    }
+
     public func run(layers: [Int], before: Double, seed: Int = 0, plain: Bool = false) throws -> ProbeRunResult {
         let reset = PeakMemory.reset()
         let trainer = try LoRATrainer(model: model, layers: layers, options: loraOptions(seed: seed))
@@ -148,15 +167,14 @@ public struct ProbeRunner: Sendable {
             let b = trainBatch(i, seed: seed)
             let tokens = b.map(\.ids), mask = b.map(\.lossMask)
             let entry = try cache?.inputs(key: .train(seed: seed, step: i), model: model, tokens: tokens)
+            let fullHead = compactHead ? try fullHeadSeconds(seed: seed, step: i, tokens: tokens, mask: mask) : 0
+            let timer = compactHead ? StepTimer(layers: model.config.numLayers) : nil
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let l = try trainer.step(tokens: tokens, targetMask: mask, from: entry?.inputs[lo])
-            let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            if let entry {
-                cachedTimes.append(t)
-                times.append(t + entry.seconds[lo])
-            } else {
-                times.append(t)
-            }
+            let l = try trainer.step(tokens: tokens, targetMask: mask, from: entry?.inputs[lo], compactHead: compactHead, timer: timer)
+            let measured = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let t = measured - (timer?.head ?? 0) + fullHead
+            if entry != nil || compactHead { cachedTimes.append(measured) }
+            times.append(t + (entry?.seconds[lo] ?? 0))
             losses.append(l.mean)
         }
         let after = try cache.map { try evalLoss(trainer.merged, from: lo, cache: $0) } ?? evalLoss(trainer.merged)
@@ -164,7 +182,7 @@ public struct ProbeRunner: Sendable {
                               step_seconds: ProbeStats.median(times) ?? 0, step_seconds_all: times, train_losses: losses,
                               peak_rss_bytes: ProcessStats.peakRSSBytes(), peak_rss_is_reset: reset,
                               trainable_parameters: trainer.parameterCount, seed: seed == 0 ? nil : seed,
-                              step_seconds_cached: cache == nil ? nil : ProbeStats.median(cachedTimes))
+                              step_seconds_cached: cachedTimes.isEmpty ? nil : ProbeStats.median(cachedTimes))
     }
 
 }
@@ -212,4 +230,12 @@ enum PeakMemory {
         defer { try? h.close() }
         do { try h.write(contentsOf: Data("5".utf8)); return true } catch { return false }
     }
+}
+
+/// Full-head seconds per (seed, step) batch, measured once (ProbeRunner.fullHeadSeconds).
+final class ProbeHeadTimes: @unchecked Sendable {
+    private var t: [String: Double] = [:]
+    private let lock = NSLock()
+    func get(seed: Int, step: Int) -> Double? { lock.lock(); defer { lock.unlock() }; return t["\(seed).\(step)"] }
+    func set(seed: Int, step: Int, _ v: Double) { lock.lock(); defer { lock.unlock() }; t["\(seed).\(step)"] = v }
 }

@@ -26,6 +26,11 @@ public struct ProbeRequest: Sendable {
     /// random-k draws (seeds 0..<randomDraws, the rank stage's first seeds).
     public var randomDraws: Int
     public var budgetMinutes: Double?
+    /// Runs per layer set with seeds 0..<seeds (A's init and batch order, ProbeRunner.run(seed:)); the set's gain is
+    /// their mean and `gain_spread` their sample standard deviation. Single layers and random-k draws run seed 0.
+    public var seeds: Int = 1
+    /// Memory for the probe's cached block inputs (ProbeRunner; 0 = no cache).
+    public var cacheBudgetBytes: Int = 4 << 30
 
     public init(model: String, layers: [Int]? = nil, sets: [String] = [], k: Int = 5, settings: ProbeSettings, maxTokens: Int = 128,
                 train: URL? = nil, eval: URL? = nil, dataset: URL? = nil, evalFraction: Double = 0.2, seed: UInt64 = 0,
@@ -44,9 +49,17 @@ public enum ProbeStage {
 
     /// Runs the probe and writes probe.json (and the card additions).
     /// - Throws: `LCError.usage` for bad options, `LCError.stage` when the model is not loaded, dataset errors.
-    public static func run(workspace ws: Workspace, request rq: ProbeRequest, logger: Logger) throws -> ProbeReport {
+    /// What every probe mode needs: the loaded model, its split data and the runner.
+    struct Prepared {
+        let weights: StoreWeights
+        let config: ModelConfig
+        let info: ProbeDatasetInfo
+        let train: [ReferenceSequence], eval: [ReferenceSequence]
+        let runner: ProbeRunner
+    }
+
+    static func prepare(workspace ws: Workspace, request rq: ProbeRequest) throws -> Prepared {
         try Workspace.validateModelID(rq.model)
-        let started = Date()
         let weights = try StoreWeights(workspace: ws, model: rq.model)
         guard let cfg = weights.manifest.config else { throw LCError.stage(model: rq.model, message: "load manifest has no config") }
         let tokenizer = try TokenizerLoader.load(weights.manifest.tokenizer)
@@ -54,7 +67,6 @@ public enum ProbeStage {
         func load(_ u: URL) throws -> ReferenceDataset {
             try ReferenceDataset.load(url: u, tokenizer: tokenizer, vocabSize: cfg.vocabSize, maxTokens: maxT)
         }
-        var notes: [String] = []
         let info: ProbeDatasetInfo
         let trainSeqs: [ReferenceSequence], evalSeqs: [ReferenceSequence]
         if let tu = rq.train, let eu = rq.eval {
@@ -75,21 +87,33 @@ public enum ProbeStage {
                                     eval_fraction: rq.evalFraction, split_seed: rq.seed, max_tokens: maxT)
         }
         let model = try TransformerModel(config: cfg, weights: weights)
+        guard cfg.numLayers >= 1 else { throw LCError.usage("probe: model has no layers") }
+        let runner = try ProbeRunner(model: model, train: trainSeqs, eval: evalSeqs, settings: rq.settings,
+                                     cacheBudgetBytes: rq.cacheBudgetBytes)
+        return Prepared(weights: weights, config: cfg, info: info, train: trainSeqs, eval: evalSeqs, runner: runner)
+    }
+
+    public static func run(workspace ws: Workspace, request rq: ProbeRequest, logger: Logger) throws -> ProbeReport {
+        let started = Date()
+        let prep = try prepare(workspace: ws, request: rq)
+        let weights = prep.weights, cfg = prep.config, info = prep.info, runner = prep.runner
+        let trainSeqs = prep.train, evalSeqs = prep.eval
+        var notes: [String] = []
         let L = cfg.numLayers
-        guard L >= 1 else { throw LCError.usage("probe: model has no layers") }
         guard rq.k >= 1, rq.k <= L else { throw LCError.usage("probe: --k must be in 1...\(L)") }
         if let ls = rq.layers, let bad = ls.first(where: { !(0..<L).contains($0) }) {
             throw LCError.usage("probe: layer \(bad) out of range 0..<\(L)")
         }
         for s in rq.sets where !allSets.contains(s) { throw LCError.usage("probe: unknown set '\(s)' (one of \(allSets.joined(separator: ",")))") }
-        let runner = try ProbeRunner(model: model, train: trainSeqs, eval: evalSeqs, settings: rq.settings)
+        guard rq.seeds >= 1 else { throw LCError.usage("probe: --seeds must be at least 1") }
 
-        let before = try runner.evalLoss(model)
+        let before = try runner.evalLoss(runner.model)
         logger.info("probe start", metadata: ["model": "\(rq.model)", "layers": "\(L)", "eval_loss": "\(String(format: "%.4f", before))",
                                               "train": "\(trainSeqs.count)", "eval": "\(evalSeqs.count)"])
-        func runLogged(_ layers: [Int], _ what: String) throws -> ProbeRunResult {
-            let r = try runner.run(layers: layers, before: before)
-            logger.info("probe run", metadata: ["set": "\(what)", "layers": "\(layers)", "gain": "\(String(format: "%.5f", r.gain))",
+        func runLogged(_ layers: [Int], _ what: String, seed: Int = 0) throws -> ProbeRunResult {
+            let r = try runner.run(layers: layers, before: before, seed: seed)
+            logger.info("probe run", metadata: ["set": "\(what)", "layers": "\(layers)", "seed": "\(seed)",
+                                                "gain": "\(String(format: "%.5f", r.gain))",
                                                 "step_s": "\(String(format: "%.3f", r.step_seconds))"])
             return r
         }
@@ -148,9 +172,17 @@ public enum ProbeStage {
                                            gain_fraction: nil, step_seconds: draws.reduce(0) { $0 + $1.step_seconds } / n,
                                            speedup: nil, draws: draws, source: nil))
             } else {
-                let r = try runLogged(ls, name)
-                sets.append(ProbeSetResult(name: name, layers: r.layers, gain: r.gain, gain_fraction: nil, step_seconds: r.step_seconds,
-                                           speedup: nil, draws: nil, source: src))
+                let runs = try (0..<rq.seeds).map { try runLogged(ls, name, seed: $0) }
+                let gains = runs.map(\.gain), n = Double(runs.count)
+                var set = ProbeSetResult(name: name, layers: runs[0].layers, gain: gains.reduce(0, +) / n, gain_fraction: nil,
+                                         step_seconds: ProbeStats.median(runs.map(\.step_seconds)) ?? 0, speedup: nil, draws: nil,
+                                         source: src)
+                if runs.count > 1 {
+                    set.seed_runs = runs
+                    set.seeds = runs.count
+                    set.gain_spread = ProbeStats.sampleStd(gains)
+                }
+                sets.append(set)
             }
         }
         if let all = sets.first(where: { $0.name == "all" }) {

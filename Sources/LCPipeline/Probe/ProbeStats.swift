@@ -32,6 +32,13 @@ public enum ProbeStats {
         return sxy / (sxx * syy).squareRoot()
     }
 
+    /// Sample standard deviation (n − 1 in the denominator); nil for fewer than 2 values.
+    public static func sampleStd(_ x: [Double]) -> Double? {
+        guard x.count >= 2 else { return nil }
+        let m = x.reduce(0, +) / Double(x.count)
+        return (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1)).squareRoot()
+    }
+
     /// Spearman ρ = Pearson correlation of the average ranks.
     public static func spearman(_ x: [Double], _ y: [Double]) -> Double? {
         guard x.count == y.count else { return nil }
