@@ -24,7 +24,7 @@ public struct DecisionOptionsGroup: ParsableArguments {
     @Option(help: ArgumentHelp("Comma-separated PEFT target modules (Hugging Face names, e.g. q_proj,v_proj). Default: every module of the architecture. Unknown names are an error.", valueName: "LIST"))
     public var modules: String?
 
-    @Option(help: "Per-layer signal: grad_norm, resnorm, resnorm_lora, predicted_gain or measured_gain. Default: measured_gain if the card has it for every layer, else grad_norm.")
+    @Option(help: "Per-layer signal: grad_norm, resnorm, resnorm_lora, predicted_gain, measured_gain, or the forward-only block_influence or act_norm (cards profiled since they exist). Default: measured_gain if the card has it for every layer, else grad_norm.")
     public var signal: Signal?
 
     @Option(help: "LoRA rank r. Default: the rank the card's resnorm_lora used.")

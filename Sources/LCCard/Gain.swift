@@ -5,9 +5,11 @@
 import Foundation
 import LCCore
 
-/// A per-layer selection signal: one column of the card (spec §6).
+/// A per-layer selection signal: one column of the card (spec §6). block_influence and act_norm are the
+/// forward-only columns (docs/decisions.md "Profile (card numbers)"), norm-like (b = x), for comparison with the
+/// gradient signals; cards profiled before they existed lack them (selection then asks for another signal).
 public enum Signal: String, CaseIterable, Codable, Sendable {
-    case grad_norm, resnorm, resnorm_lora, predicted_gain, measured_gain
+    case grad_norm, resnorm, resnorm_lora, predicted_gain, measured_gain, block_influence, act_norm
 
     /// Norm columns give b = x; gain columns give b = sqrt(2x) (spec §3).
     public var isGainColumn: Bool { self == .predicted_gain || self == .measured_gain }
@@ -20,6 +22,8 @@ public enum Signal: String, CaseIterable, Codable, Sendable {
         case .resnorm_lora: return s.resnorm_lora
         case .predicted_gain: return s.predicted_gain
         case .measured_gain: return s.measured_gain
+        case .block_influence: return s.block_influence
+        case .act_norm: return s.act_norm
         }
     }
 
@@ -91,7 +95,9 @@ public struct GainModel: Sendable {
         var b: [Double] = []
         for s in card.layers {
             guard let x = signal.value(s) else {
-                throw LCError.usage("card \(card.model_id) has no '\(signal.rawValue)' at layer \(s.layer); choose another --signal")
+                let why = signal == .block_influence || signal == .act_norm
+                    ? " (the card was profiled before this forward-only column existed: re-run profile)" : ""
+                throw LCError.usage("card \(card.model_id) has no '\(signal.rawValue)' at layer \(s.layer)\(why); choose another --signal")
             }
             b.append(signal.b(x))
         }

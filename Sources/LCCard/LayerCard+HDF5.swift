@@ -2,7 +2,8 @@
 //   /modules/{layer,d_in,d_out (int64), module (utf-8 strings), grad_norm,act_energy,resnorm,resnorm_lora,
 //             lambda_max,effective_rank (float64; NaN = not computed)}
 //   /layers/{layer (int64), grad_norm,resnorm,resnorm_lora,act_energy_mean,predicted_gain,cost,cost_relative,
-//            activation_bytes_per_token,measured_step_seconds,measured_peak_bytes (float64; NaN = none)}
+//            activation_bytes_per_token,measured_step_seconds,measured_peak_bytes,block_influence,act_norm
+//            (float64; NaN = none; block_influence and act_norm are absent from files written before they existed)}
 //   /layers/{measured_gain,probe_step_seconds,probe_peak_bytes} (float64, 0 where not probed) with
 //            /layers/{measured_gain_mask,probe_step_seconds_mask,probe_peak_bytes_mask} (int64, 1 = measured): the
 //            probe's columns are NaN-free, a subset probe (--budget-minutes, --layers) is told apart by the mask
@@ -117,7 +118,11 @@ extension LayerCard {
         ("act_energy_mean", { $0.act_energy_mean }), ("predicted_gain", { $0.predicted_gain }), ("cost", { $0.cost }),
         ("cost_relative", { $0.cost_relative }), ("activation_bytes_per_token", { $0.activation_bytes_per_token }),
         ("measured_step_seconds", { $0.measured_step_seconds }), ("measured_peak_bytes", { $0.measured_peak_bytes }),
+        ("block_influence", { $0.block_influence }), ("act_norm", { $0.act_norm }),
     ] }
+
+    /// Columns of `layerColumns` that files written before them lack (read back as nil).
+    static let laterLayerColumns: Set<String> = ["block_influence", "act_norm"]
 
     /// The probe's float64 columns of /layers: nil is stored as 0 with `<name>_mask` = 0 (NaN-free).
     static var maskedLayerColumns: [(String, (LayerStats) -> Double?)] { [
@@ -156,6 +161,7 @@ extension LayerCard {
         let lIdx = try f.readInts("/layers/layer")
         var lCols: [String: [Double]] = [:]
         for (c, _) in layerColumns {
+            if laterLayerColumns.contains(c) && !f.exists("/layers/\(c)") { continue }
             let v = try f.readDoubles("/layers/\(c)").values
             guard v.count == lIdx.count else { throw bad("/layers/\(c) has \(v.count) values, expected \(lIdx.count)") }
             lCols[c] = v
@@ -177,7 +183,8 @@ extension LayerCard {
                        cost_relative: lc("cost_relative", i), activation_bytes_per_token: lc("activation_bytes_per_token", i),
                        measured_step_seconds: opt(lc("measured_step_seconds", i)), measured_peak_bytes: opt(lc("measured_peak_bytes", i)),
                        measured_gain: opt(lc("measured_gain", i)), probe_step_seconds: opt(lc("probe_step_seconds", i)),
-                       probe_peak_bytes: opt(lc("probe_peak_bytes", i)))
+                       probe_peak_bytes: opt(lc("probe_peak_bytes", i)), block_influence: opt(lc("block_influence", i)),
+                       act_norm: opt(lc("act_norm", i)))
         }
         let (cv, cd) = try f.readDoubles("/coupling")
         guard cd.count == 2, cd[0] == cd[1], cd[0] == layers.count else { throw bad("/coupling has shape \(cd), expected L×L") }

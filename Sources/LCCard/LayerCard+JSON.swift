@@ -57,7 +57,8 @@ extension LayerCard {
             guard s.layer == i else { throw fail("layers.\(i).layer", "expected \(i), got \(s.layer) (layers must be in order)") }
             let cols: [(String, Double?)] = [("grad_norm", s.grad_norm), ("resnorm", s.resnorm), ("resnorm_lora", s.resnorm_lora),
                                              ("act_energy_mean", s.act_energy_mean), ("predicted_gain", s.predicted_gain),
-                                             ("cost", s.cost), ("cost_relative", s.cost_relative)]
+                                             ("cost", s.cost), ("cost_relative", s.cost_relative),
+                                             ("block_influence", s.block_influence), ("act_norm", s.act_norm)]
             for (name, v) in cols {
                 guard let v else { continue }
                 guard v.isFinite, v >= 0 else { throw fail("layers.\(i).\(name)", "must be finite and >= 0, got \(v)") }

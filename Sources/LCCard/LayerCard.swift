@@ -64,11 +64,20 @@ public struct LayerStats: Codable, Sendable, Equatable {
     /// measured_step_seconds), if probed.
     public var probe_step_seconds: Double?
     public var probe_peak_bytes: Double?
+    /// Forward-only (docs/decisions.md "Profile (card numbers)"): 1 − mean over real positions of cos(x_in, x_out),
+    /// block l's input and output residual streams (ShortGPT's Block Influence; in [0, 2], higher = the block
+    /// changes the stream more). nil (absent from card.json, NaN in card.h5) on cards profiled before it existed.
+    public var block_influence: Double?
+    /// Forward-only: mean over real positions of ||x_out||₂, block l's output hidden state (before the final norm).
+    /// nil on cards profiled before it existed.
+    public var act_norm: Double?
 
     public init(layer: Int, grad_norm: Double, resnorm: Double, resnorm_lora: Double, act_energy_mean: Double,
                 predicted_gain: Double, cost: Double, cost_relative: Double, activation_bytes_per_token: Double,
                 measured_step_seconds: Double? = nil, measured_peak_bytes: Double? = nil, measured_gain: Double? = nil,
-                probe_step_seconds: Double? = nil, probe_peak_bytes: Double? = nil) {
+                probe_step_seconds: Double? = nil, probe_peak_bytes: Double? = nil, block_influence: Double? = nil,
+                act_norm: Double? = nil) {
+        self.block_influence = block_influence; self.act_norm = act_norm
         self.layer = layer; self.grad_norm = grad_norm; self.resnorm = resnorm; self.resnorm_lora = resnorm_lora
         self.act_energy_mean = act_energy_mean; self.predicted_gain = predicted_gain; self.cost = cost
         self.cost_relative = cost_relative; self.activation_bytes_per_token = activation_bytes_per_token

@@ -22,10 +22,21 @@ public struct ModuleGradient {
     public let N: Int, dIn: Int, dOut: Int
 }
 
+/// Block `layer`'s input and output residual streams, (B·T, C) each (padded positions included), as the forward
+/// pass of a loss + backward has just computed them: `input` is what the block read (BERT: the block input, i.e.
+/// the embedding LayerNorm's output for block 0), `output` what it wrote (the last block's: before the final norm).
+/// Valid only during the observer call.
+public struct BlockBoundary {
+    public let layer: Int
+    public let input: UnsafePointer<Float>
+    public let output: UnsafePointer<Float>
+    public let batch: Batch
+}
+
 /// Wall-clock seconds of one loss + backward by stage (the segmented cost measurement, docs/decisions.md):
 /// `forward` (embedding and every block, with weight fetches), `head` (final norm, LM head or pooled loss and
 /// their backward), and per layer the block backward with its weight fetch and recompute, minus the time spent in
-/// the caller's `visit` (statistics are not part of a training step). Layers not reached stay 0.
+/// the caller's `visit` and `observe` (statistics are not part of a training step). Layers not reached stay 0.
 public final class StepTimer: @unchecked Sendable {
     public private(set) var forward = 0.0, head = 0.0
     public private(set) var backward: [Double]
@@ -50,8 +61,12 @@ final class SavedForward {
     private let inputs: [FloatBuffer]
     /// First block the forward ran (blocks below were not run: their output was given, see `forwardForBackward`).
     let start: Int
-    init(batch: Batch, output: FloatBuffer, acts: [BlockActivations], inputs: [FloatBuffer], start: Int = 0) {
+    /// Seconds the forward spent in the caller's block observer (excluded from the timed forward).
+    let observeSeconds: Double
+    init(batch: Batch, output: FloatBuffer, acts: [BlockActivations], inputs: [FloatBuffer], start: Int = 0,
+         observeSeconds: Double = 0) {
         self.batch = batch; self.output = output; self.acts = acts; self.inputs = inputs; self.start = start
+        self.observeSeconds = observeSeconds
     }
     var keepsActivations: Bool { !acts.isEmpty }
     /// Block `l`'s kept activations (until released).
@@ -69,8 +84,11 @@ extension TransformerModel {
     /// Causal LM: forward, mean next-token loss (as `loss`), and backward; calls `visit` for every module.
     /// - Parameter stopAtLayer: truncate the backward after block `stopAtLayer` (layers below it get no
     ///   gradient and are not visited); 0 = the full backward.
+    /// - Parameter observe: called in the forward, once per block run in layer order, with the block's input and
+    ///   output (`BlockBoundary`); the default does nothing. Its time is not part of `timer`'s forward.
     /// - Throws: as `loss`, and weight read errors when streaming.
     public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil, stopAtLayer: Int = 0, timer: StepTimer? = nil,
+                                observe: (BlockBoundary) -> Void = { _ in },
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
         guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
         if let m = targetMask {
@@ -79,7 +97,7 @@ extension TransformerModel {
             }
         }
         return try lossAndBackward(tokens: tokens, targetMask: targetMask, from: nil, stopAtLayer: stopAtLayer, timer: timer,
-                                   visit: visit)
+                                   observe: observe, visit: visit)
     }
 
     /// As `lossAndBackward(tokens:targetMask:stopAtLayer:…)`, but when `from = (l, x)` the forward starts at block
@@ -93,6 +111,7 @@ extension TransformerModel {
     /// for prompt/response data. Resident weights only (a streamed head always runs blockwise over every row).
     public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]?, from: (layer: Int, input: FloatBuffer)?,
                                 stopAtLayer: Int = 0, compactHead: Bool = false, timer: StepTimer? = nil,
+                                observe: (BlockBoundary) -> Void = { _ in },
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
         guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
         if let m = targetMask {
@@ -102,8 +121,8 @@ extension TransformerModel {
         }
         var t = StepTimer.now()
         let b = try makeBatch(tokens)
-        let saved = try forwardForBackward(b, from: from)
-        timer?.setForward(StepTimer.now() - t); t = StepTimer.now()
+        let saved = try forwardForBackward(b, from: from, observe: observe)
+        timer?.setForward(StepTimer.now() - t - saved.observeSeconds); t = StepTimer.now()
         let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
         let (sum, dx) = try headLossBackward(x: saved.output, targets: targets, count: count, N: b.B * b.T, compact: compactHead)
         timer?.setHead(StepTimer.now() - t)
@@ -167,9 +186,11 @@ extension TransformerModel {
     }
 
     /// Encoder squared loss (spec §1): L = (1/2n) Σ_b ||e(x_b) − y_b||² over mean-pooled embeddings; forward,
-    /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize. `stopAtLayer` as in `lossAndBackward`.
+    /// backward, `visit` per module. Returns L. targets: n vectors of hiddenSize. `stopAtLayer` and `observe` as in
+    /// `lossAndBackward`.
     /// - Throws: `LCError.usage` for a causal model or mismatched targets; weight read errors when streaming.
     public func embeddingLossAndBackward(tokens: [[Int]], targets: [[Float]], stopAtLayer: Int = 0, timer: StepTimer? = nil,
+                                         observe: (BlockBoundary) -> Void = { _ in },
                                          visit: (ModuleGradient) -> Void) throws -> Double {
         guard !isCausal else { throw LCError.usage("embeddingLossAndBackward: \(config.architecture) is causal") }
         let C = config.hiddenSize
@@ -177,8 +198,8 @@ extension TransformerModel {
             throw LCError.usage("embeddingLossAndBackward: need one target of \(C) values per sequence")
         }
         var t = StepTimer.now()
-        let saved = try forwardForBackward(try makeBatch(tokens))
-        timer?.setForward(StepTimer.now() - t); t = StepTimer.now()
+        let saved = try forwardForBackward(try makeBatch(tokens), observe: observe)
+        timer?.setForward(StepTimer.now() - t - saved.observeSeconds); t = StepTimer.now()
         let b = saved.batch, n = Double(b.B)
         let pooled = meanPool(saved.output, batch: b)
         var L = 0.0
@@ -199,7 +220,9 @@ extension TransformerModel {
 
     /// Forward over `b` keeping what the backward needs: all activations, or block inputs when the plan checkpoints.
     /// `from = (l, x)`: start at block l with input x (copied; blocks below l are not run and get no backward).
-    func forwardForBackward(_ b: Batch, from: (layer: Int, input: FloatBuffer)? = nil) throws -> SavedForward {
+    /// `observe` sees every block it runs, input and output, right after the block ran (resident or streamed).
+    func forwardForBackward(_ b: Batch, from: (layer: Int, input: FloatBuffer)? = nil,
+                            observe: (BlockBoundary) -> Void = { _ in }) throws -> SavedForward {
         let ckpt = memoryPlan.checkpoints(B: b.B, T: b.T)
         let start = from?.layer ?? 0
         var x: FloatBuffer
@@ -217,6 +240,7 @@ extension TransformerModel {
             x = embed(b)
         }
         var acts: [BlockActivations] = [], inputs: [FloatBuffer] = []
+        var observeSeconds = 0.0
         let scratch = ckpt ? BlockActivations(config: config, B: b.B, T: b.T) : nil
         for l in start..<config.numLayers {
             // Kept blocks read the previous block's output in place and share the transient buffers.
@@ -227,10 +251,13 @@ extension TransformerModel {
             }
             block(l, acts: a, batch: b)
             try throwIfWeightReadFailed()
+            let o0 = StepTimer.now()
+            observe(BlockBoundary(layer: l, input: a.input.cptr, output: a.output.cptr, batch: b))
+            observeSeconds += StepTimer.now() - o0
             if ckpt { x = FloatBuffer(count: x.count); x.ptr.update(from: a.output.cptr, count: x.count) } else { acts.append(a); x = a.output }
         }
         try throwIfWeightReadFailed()
-        return SavedForward(batch: b, output: x, acts: acts, inputs: inputs, start: start)
+        return SavedForward(batch: b, output: x, acts: acts, inputs: inputs, start: start, observeSeconds: observeSeconds)
     }
 
     /// Backward from dL/d(last block output) (B,T,C) through all blocks in reverse; with checkpointed inputs,

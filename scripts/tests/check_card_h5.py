@@ -3,7 +3,8 @@
 
 Usage: check_card_h5.py CARD.h5 CARD.json   -> exit 0 and "OK ..." when every array and attribute matches,
 exit 1 with the first mismatch otherwise. Float columns must match to 1e-12 relative (both are written from the
-same Float64 values); optional profile fields that are absent must be NaN in the HDF5 file. The probe's columns
+same Float64 values); optional profile fields that are absent must be NaN in the HDF5 file (block_influence and
+act_norm: NaN, or no dataset in files written before they existed). The probe's columns
 (measured_gain, probe_step_seconds, probe_peak_bytes in /layers, everything under /probe) must be NaN-free: an absent
 value is 0 with its `<name>_mask` = 0, a present one equal with mask 1. When card.json has a `probe` object, /probe
 must hold its set table (name, source, membership, k, gain, gain_fraction, step_seconds, speedup), correlations
@@ -118,6 +119,14 @@ def main():
         fail("/layers/layer")
     for k in ["grad_norm", "resnorm", "resnorm_lora", "act_energy_mean", "predicted_gain", "cost", "cost_relative",
               "activation_bytes_per_token", "measured_step_seconds", "measured_peak_bytes"]:
+        close(h5["layers"][k][()], [l.get(k) for l in layers], f"/layers/{k}")
+    # Forward-only columns: NaN where card.json lacks them; files written before them may omit the dataset only
+    # when card.json has no value either.
+    for k in ["block_influence", "act_norm"]:
+        if k not in h5["layers"]:
+            if any(l.get(k) is not None for l in layers):
+                fail(f"/layers/{k} missing but card.json has it")
+            continue
         close(h5["layers"][k][()], [l.get(k) for l in layers], f"/layers/{k}")
     for k in ["measured_gain", "probe_step_seconds", "probe_peak_bytes"]:
         masked(h5["layers"], k, [l.get(k) for l in layers], f"/layers/{k}")

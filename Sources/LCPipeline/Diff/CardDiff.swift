@@ -125,8 +125,13 @@ public enum Compare {
         ["grad_norm": s.grad_norm, "resnorm": s.resnorm, "resnorm_lora": s.resnorm_lora, "act_energy_mean": s.act_energy_mean,
          "predicted_gain": s.predicted_gain, "cost": s.cost, "cost_relative": s.cost_relative,
          "activation_bytes_per_token": s.activation_bytes_per_token, "measured_step_seconds": s.measured_step_seconds,
-         "measured_peak_bytes": s.measured_peak_bytes, "measured_gain": s.measured_gain]
+         "measured_peak_bytes": s.measured_peak_bytes, "measured_gain": s.measured_gain,
+         "block_influence": s.block_influence, "act_norm": s.act_norm]
     }
+
+    /// Layer columns newer than some cards: present on one side only means the other card predates them (shown,
+    /// not a reason to flag the layer).
+    static let laterLayerColumns: Set<String> = ["block_influence", "act_norm"]
 
     static func moduleColumns(_ m: ModuleStats) -> [String: Double?] {
         ["grad_norm": m.grad_norm, "act_energy": m.act_energy, "resnorm": m.resnorm, "resnorm_lora": m.resnorm_lora,
@@ -156,7 +161,8 @@ public enum Compare {
                 if d.a == nil && d.b == nil { continue }
                 cols[k] = d
                 // Wall-clock measurements differ between runs of the same model: shown, never a reason to flag.
-                if exceeds(d) && !["measured_step_seconds", "measured_peak_bytes"].contains(k) { changed.append(k) }
+                let predates = laterLayerColumns.contains(k) && (d.a == nil || d.b == nil)
+                if exceeds(d) && !predates && !["measured_step_seconds", "measured_peak_bytes"].contains(k) { changed.append(k) }
             }
             for mod in Set(A.modules.filter { $0.layer == l }.map(\.module)).intersection(B.modules.filter { $0.layer == l }.map(\.module)).sorted() {
                 guard let ma = modA["\(l).\(mod)"], let mb = modB["\(l).\(mod)"] else { continue }

@@ -40,7 +40,8 @@ public struct ProfileManifest: Codable, Sendable {
     public var tokens: Int?
     public var positions: Int?
     /// Seconds per phase: forward_backward, statistics, coupling, cost; statistics_collect = the part of
-    /// forward_backward spent handing each module's (a, delta) to the statistics (row copies or G/C products).
+    /// forward_backward spent handing each module's (a, delta) to the statistics (row copies or G/C products),
+    /// forward_columns = the part spent on the forward-only layer columns (block_influence, act_norm).
     public var timings: [String: Double]
     /// Analytic FLOPs of the forward+backward phase and its achieved rate.
     public var forward_backward_flops: Double?
@@ -52,8 +53,8 @@ public struct ProfileManifest: Codable, Sendable {
     /// The reference's two timings (right before and right after the forward+backward); the rate above is their mean.
     public var sgemm_reference_samples_gflops: [Double]?
     public var forward_backward_vs_sgemm: Double?
-    /// The same for the model's forward+backward alone: forward_backward − statistics_collect seconds (the split the
-    /// segmented cost measurement makes too: statistics are not part of a training step).
+    /// The same for the model's forward+backward alone: forward_backward − statistics_collect − forward_columns
+    /// seconds (the split the segmented cost measurement makes too: statistics are not part of a training step).
     public var forward_backward_step_gflops: Double?
     public var forward_backward_step_vs_sgemm: Double?
     public var threads: Int

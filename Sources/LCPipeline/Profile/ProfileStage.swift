@@ -75,7 +75,9 @@ public enum ProfileStage {
                                "batch=\(o.batch)", "rank=\(o.loraRank)", "seed=\(o.loraSeed)", "coupling=\(o.coupling)",
                                "coupling_records=\(o.couplingRecords.map(String.init) ?? "all")",
                                "coupling_max_tokens=\(o.couplingMaxTokens.map(String.init) ?? "all")", "cost_method=\(o.costMethod.rawValue)",
-                               "cost=\(o.costDepths)x\(o.costRepeats)"].joined(separator: "\n"))
+                               "cost=\(o.costDepths)x\(o.costRepeats)",
+                               // Cards from before the forward-only columns lack them: a re-run recomputes such cards.
+                               "layer_columns=block_influence,act_norm"].joined(separator: "\n"))
     }
 
     static func profileOne(id: String, req: ProfileRequest, datasetURL: URL, datasetSHA: String, logger: Logger) -> StageOutcome {
@@ -156,7 +158,7 @@ public enum ProfileStage {
             m.forward_backward_flops = r.forwardBackwardFlops
             if let fb = r.timings["forward_backward"], fb > 0 {
                 m.forward_backward_gflops = r.forwardBackwardFlops / fb / 1e9
-                let step = fb - (r.timings["statistics_collect"] ?? 0)
+                let step = fb - (r.timings["statistics_collect"] ?? 0) - (r.timings["forward_columns"] ?? 0)
                 if step > 0 { m.forward_backward_step_gflops = r.forwardBackwardFlops / step / 1e9 }
             }
             if req.benchSgemm, let fb = m.forward_backward_gflops, !sgemmRefs.isEmpty {

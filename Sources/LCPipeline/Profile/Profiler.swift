@@ -1,6 +1,7 @@
 // The profile computation on an in-memory model and tokenized reference set (layer-card-spec §1–§4 with the
 // choices of docs/decisions.md "Profile"): forward+backward per batch into per-layer accumulators (padding rows
-// excluded, per-batch gradients rescaled to the global mean loss), per-module statistics, coupling by central
+// excluded, per-batch gradients rescaled to the global mean loss), per-module statistics, the forward-only layer
+// columns (block_influence, act_norm: ForwardColumns.swift) from the same forward, coupling by central
 // differences (ProfileCoupling.swift), analytic and measured cost (ProfileCost.swift).
 // Deliberately no files: the stage (ProfileStage.swift) reads the workspace and writes the card.
 import Foundation
@@ -72,7 +73,8 @@ public struct ProfileResult: Sendable {
     public var layers: [LayerStats]
     public var coupling: [[Double]]
     public var costModel: CostModel
-    /// Seconds per phase: forward_backward, statistics, coupling, cost.
+    /// Seconds per phase: forward_backward, statistics, coupling, cost; statistics_collect and forward_columns are
+    /// the parts of forward_backward spent handing (a, delta) to the statistics and in the forward-only columns.
     public var timings: [String: Double]
     /// Analytic FLOPs of the forward+backward phase (forward, activation gradients of every layer and the head,
     /// and the G = deltaᵀa products of the modules in the primal form), over the real positions.
@@ -128,6 +130,9 @@ public enum Profiler {
         // Seconds the forward+backward spends inside the visitor, i.e. handing each module's (a, delta) to the
         // statistics (Gram-row copies, or the primal form's G and C products): statistics work, reported apart.
         var collectSeconds = 0.0
+        // The forward-only columns, from every block's input and output in the same forward (no extra pass).
+        let forwardColumns = ForwardColumnsAccumulator(layers: L, width: c.hiddenSize)
+        var forwardColumnSeconds = 0.0
         aroundForwardBackward("before")
         var t0 = Date()
         for (bi, b) in batches.enumerated() {
@@ -142,11 +147,18 @@ public enum Profiler {
                                     rows: rows, scale: scale, batch: bi)
                 collectSeconds += Double(DispatchTime.now().uptimeNanoseconds - v0) * 1e-9
             }
+            let observe: (BlockBoundary) -> Void = { bb in
+                let v0 = DispatchTime.now().uptimeNanoseconds
+                forwardColumns.add(layer: bb.layer, input: bb.input, output: bb.output, rows: rows)
+                forwardColumnSeconds += Double(DispatchTime.now().uptimeNanoseconds - v0) * 1e-9
+            }
             if causal {
-                let r = try model.lossAndBackward(tokens: tokens, targetMask: b.map(\.lossMask), timer: stepTimer, visit: visit)
+                let r = try model.lossAndBackward(tokens: tokens, targetMask: b.map(\.lossMask), timer: stepTimer, observe: observe,
+                                                  visit: visit)
                 lossSum += r.sum
             } else {
-                let l = try model.embeddingLossAndBackward(tokens: tokens, targets: b.compactMap(\.target), timer: stepTimer, visit: visit)
+                let l = try model.embeddingLossAndBackward(tokens: tokens, targets: b.compactMap(\.target), timer: stepTimer,
+                                                           observe: observe, visit: visit)
                 lossSum += l * Double(b.count)
             }
             if canPeak { firstStepPeak = Double(max(0, ProcessStats.peakRSSBytes() - rssBefore)) }
@@ -156,6 +168,7 @@ public enum Profiler {
         }
         timings["forward_backward"] = Date().timeIntervalSince(t0)
         timings["statistics_collect"] = collectSeconds
+        timings["forward_columns"] = forwardColumnSeconds
         aroundForwardBackward("after")
         // ---- statistics per layer ----
         t0 = Date()
@@ -165,7 +178,10 @@ public enum Profiler {
             let st = try acc.statistics(moduleOrder: order, loraRank: o.loraRank, loraSeed: o.loraSeed, wantSteps: o.coupling)
             accs[l] = nil  // free G and C
             modules += st.modules; steps.append(st.steps)
-            layers.append(layerAggregate(layer: l, modules: st.modules))
+            var agg = layerAggregate(layer: l, modules: st.modules)
+            agg.block_influence = forwardColumns.blockInfluence(l)
+            agg.act_norm = forwardColumns.actNorm(l)
+            layers.append(agg)
             progress(ProfileProgress(phase: "statistics", step: l + 1, total: L, tokens: positions, elapsed: Date().timeIntervalSince(t0)))
         }
         timings["statistics"] = Date().timeIntervalSince(t0)

@@ -72,7 +72,8 @@ public enum Decide {
 
     /// A copy of `card` whose grad_norm/resnorm/resnorm_lora/predicted_gain are re-aggregated over `modules`
     /// (spec §2 layer aggregates), when the card has statistics for every (layer, module); otherwise the card
-    /// unchanged and a note. measured_gain and coupling stay as profiled (they are per layer).
+    /// unchanged and a note. measured_gain, the forward-only block_influence/act_norm and coupling stay as profiled
+    /// (they are per layer).
     public static func restrict(_ card: LayerCard, to modules: [String]) -> (LayerCard, String) {
         let profiled = Set(card.modules.map(\.module))
         if Set(modules) == profiled || card.modules.isEmpty {
@@ -102,7 +103,7 @@ public enum Decide {
     /// - Throws: `LCError.usage` for unknown modules, a missing signal column, or bad k / F.
     public static func decide(_ card: LayerCard, options o: DecisionOptions) throws -> Decision {
         let modules = try validateModules(o.modules, arch: card.architecture)
-        let (signalCard, source) = restrict(card, to: modules)
+        let (signalCard, aggregateSource) = restrict(card, to: modules)
         let (signal, reason): (Signal, String)
         if let s = o.signal {
             let dflt = Signal.defaultChoice(for: card)
@@ -111,6 +112,8 @@ public enum Decide {
         } else {
             (signal, reason) = Signal.defaultChoice(for: card)
         }
+        let source = signal == .block_influence || signal == .act_norm
+            ? "card layer column \(signal.rawValue) (forward-only, per block: independent of the modules)" : aggregateSource
         let selector = try Selector(card: signalCard, signal: signal)
         if o.resolvedObjectives == [.cost], o.k != nil {
             throw LCError.usage("--k does not apply to --objective cost (it takes --target-fraction)")

@@ -105,9 +105,11 @@ public enum ReportHTML {
                                     yLabel: "gain(S) / gain(all layers)", cloud: r.cloud, markers: pts),
                     "Grey: the \(r.cloud.count) sets searched by the cost and balanced objectives (for each lowest layer m, greedy by gain). Dashed: their Pareto front (no other set is both cheaper and better). Baselines at k = \(d.selections.first?.chosen.layers.count ?? 0) (the performance selection's size).")
 
-        h += "<h2 id=\"table\">Per-layer table</h2>\n<table><tr><th>layer</th><th>grad_norm</th><th>resnorm</th><th>resnorm_lora</th><th>act_energy (mean)</th><th>predicted gain share</th><th>cost / cost(all)</th><th>measured_gain</th></tr>"
+        let hasForward = ReportMarkdown.hasForwardColumns(c)
+        h += "<h2 id=\"table\">Per-layer table</h2>\n<table><tr><th>layer</th><th>grad_norm</th><th>resnorm</th><th>resnorm_lora</th><th>act_energy (mean)</th><th>predicted gain share</th><th>cost / cost(all)</th>\(hasForward ? "<th>block_influence</th><th>act_norm</th>" : "")<th>measured_gain</th></tr>"
         for (l, st) in sc.enumerated() {
-            h += "<tr><td>\(l)</td><td class=\"num\">\(T.sci(st.grad_norm))</td><td class=\"num\">\(T.sci(st.resnorm))</td><td class=\"num\">\(T.sci(st.resnorm_lora))</td><td class=\"num\">\(T.sci(st.act_energy_mean))</td><td class=\"num\">\(T.pct(r.predictedShare[l]))</td><td class=\"num\">\(T.pct(ca > 0 ? st.cost / ca : 0))</td><td class=\"num\">\(st.measured_gain.map(T.sci) ?? "–")</td></tr>"
+            let fwd = hasForward ? "<td class=\"num\">\(st.block_influence.map(T.sci) ?? "–")</td><td class=\"num\">\(st.act_norm.map(T.sci) ?? "–")</td>" : ""
+            h += "<tr><td>\(l)</td><td class=\"num\">\(T.sci(st.grad_norm))</td><td class=\"num\">\(T.sci(st.resnorm))</td><td class=\"num\">\(T.sci(st.resnorm_lora))</td><td class=\"num\">\(T.sci(st.act_energy_mean))</td><td class=\"num\">\(T.pct(r.predictedShare[l]))</td><td class=\"num\">\(T.pct(ca > 0 ? st.cost / ca : 0))</td>\(fwd)<td class=\"num\">\(st.measured_gain.map(T.sci) ?? "–")</td></tr>"
         }
         h += "</table>\n"
 

@@ -30,10 +30,12 @@ public enum ReportMarkdown {
         }
         s += "\n## Per-layer statistics\n\n"
         let hasMeasured = c.layers.contains { $0.measured_gain != nil }
-        s += "| layer | grad_norm | resnorm | resnorm_lora | act_energy (mean) | predicted gain share | cost / cost(all) |\(hasMeasured ? " measured_gain |" : "")\n"
-        s += "|---|---|---|---|---|---|---|\(hasMeasured ? "---|" : "")\n"
+        let hasForward = hasForwardColumns(c)
+        s += "| layer | grad_norm | resnorm | resnorm_lora | act_energy (mean) | predicted gain share | cost / cost(all) |\(hasForward ? " block_influence | act_norm |" : "")\(hasMeasured ? " measured_gain |" : "")\n"
+        s += "|---|---|---|---|---|---|---|\(hasForward ? "---|---|" : "")\(hasMeasured ? "---|" : "")\n"
         for (l, st) in d.signalCard.layers.enumerated() {
             s += "| \(l) | \(T.sci(st.grad_norm)) | \(T.sci(st.resnorm)) | \(T.sci(st.resnorm_lora)) | \(T.sci(st.act_energy_mean)) | \(T.pct(r.predictedShare[l])) | \(T.pct(st.cost / max(d.selector.cost.costAll, 1e-300))) |"
+            if hasForward { s += " \(st.block_influence.map(T.sci) ?? "") | \(st.act_norm.map(T.sci) ?? "") |" }
             s += hasMeasured ? " \(st.measured_gain.map(T.sci) ?? "") |\n" : "\n"
         }
         if let p = r.probe {
@@ -122,9 +124,17 @@ public enum ReportMarkdown {
     public static func measuredCorrelations(_ c: LayerCard) -> [(String, Double)]? {
         let m = c.layers.compactMap(\.measured_gain)
         guard m.count == c.layers.count, m.count > 1 else { return nil }
-        return [("grad_norm", c.layers.map(\.grad_norm)), ("resnorm", c.layers.map(\.resnorm)),
-                ("resnorm_lora", c.layers.map(\.resnorm_lora)), ("act_energy (layer mean)", c.layers.map(\.act_energy_mean))]
-            .map { ($0.0, Compare.spearman(m, $0.1)) }
+        var cols = [("grad_norm", c.layers.map(\.grad_norm)), ("resnorm", c.layers.map(\.resnorm)),
+                    ("resnorm_lora", c.layers.map(\.resnorm_lora)), ("act_energy (layer mean)", c.layers.map(\.act_energy_mean))]
+        if hasForwardColumns(c) {
+            cols += [("block_influence", c.layers.compactMap(\.block_influence)), ("act_norm", c.layers.compactMap(\.act_norm))]
+        }
+        return cols.map { ($0.0, Compare.spearman(m, $0.1)) }
+    }
+
+    /// True when every layer carries the forward-only columns (cards profiled before them have none).
+    public static func hasForwardColumns(_ c: LayerCard) -> Bool {
+        !c.layers.isEmpty && c.layers.allSatisfy { $0.block_influence != nil && $0.act_norm != nil }
     }
 
     static func couplingSummary(_ c: LayerCard) -> String {

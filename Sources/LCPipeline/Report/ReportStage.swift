@@ -125,11 +125,12 @@ public func compactJSON(_ data: Data) -> String {
     return "{\n" + lines.joined(separator: ",\n") + "\n}\n"
 }
 
-/// card.csv: one row per module with its layer's aggregates beside it.
+/// card.csv: one row per module with its layer's aggregates beside it. Columns a card lacks are empty (measured_gain
+/// without a probe; block_influence and act_norm on cards profiled before they existed).
 public enum CardCSV {
     public static let header = ["layer", "module", "d_in", "d_out", "grad_norm", "act_energy", "resnorm", "resnorm_lora", "lambda_max",
                                 "effective_rank", "layer_grad_norm", "layer_resnorm", "layer_predicted_gain", "layer_cost",
-                                "layer_cost_relative", "layer_measured_gain"]
+                                "layer_cost_relative", "layer_measured_gain", "layer_block_influence", "layer_act_norm"]
 
     static func num(_ x: Double?) -> String { x.map { String(format: "%.9g", $0) } ?? "" }
     static func field(_ s: String) -> String {
@@ -142,7 +143,8 @@ public enum CardCSV {
             let l = card.layers[m.layer]
             lines.append([String(m.layer), field(m.module), String(m.d_in), String(m.d_out), num(m.grad_norm), num(m.act_energy),
                           num(m.resnorm), num(m.resnorm_lora), num(m.lambda_max), num(m.effective_rank), num(l.grad_norm),
-                          num(l.resnorm), num(l.predicted_gain), num(l.cost), num(l.cost_relative), num(l.measured_gain)]
+                          num(l.resnorm), num(l.predicted_gain), num(l.cost), num(l.cost_relative), num(l.measured_gain),
+                          num(l.block_influence), num(l.act_norm)]
                 .joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"

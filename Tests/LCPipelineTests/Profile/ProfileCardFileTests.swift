@@ -1,5 +1,6 @@
 // Card files without running a model: card.h5 written from a synthetic card reads back equal (optional columns
-// absent → NaN → nil), h5py agrees with card.json, no temp file is left behind, a non-HDF5 file is rejected
+// absent → NaN → nil; a file without the forward-only datasets, as written before they existed, reads them as nil),
+// h5py agrees with card.json, no temp file is left behind, a non-HDF5 file is rejected
 // naming the path, and the strict JSON encoder refuses NaN naming the field.
 import Foundation
 import LCCard
@@ -20,10 +21,13 @@ final class ProfileCardFileTests: XCTestCase {
                                         lambda_max: l == 1 ? nil : 2.5, effective_rank: l == 1 ? nil : 1.5))
             }
         }
-        let layers = (0..<L).map { l in
-            LayerStats(layer: l, grad_norm: 1, resnorm: 2, resnorm_lora: 0.5, act_energy_mean: 3, predicted_gain: 2,
-                       cost: 1e6 - Double(l), cost_relative: 0.9, activation_bytes_per_token: 1024,
-                       measured_step_seconds: l == 0 ? 0.5 : nil, measured_peak_bytes: nil, measured_gain: l == 2 ? 0.01 : nil)
+        let layers = (0..<L).map { (l: Int) -> LayerStats in
+            let influence: Double? = l == 1 ? nil : 0.0625 + 0.1 * Double(l)
+            let norm: Double? = l == 1 ? nil : 3.5 * Double(l + 1)
+            return LayerStats(layer: l, grad_norm: 1, resnorm: 2, resnorm_lora: 0.5, act_energy_mean: 3, predicted_gain: 2,
+                              cost: 1e6 - Double(l), cost_relative: 0.9, activation_bytes_per_token: 1024,
+                              measured_step_seconds: l == 0 ? 0.5 : nil, measured_peak_bytes: nil, measured_gain: l == 2 ? 0.01 : nil,
+                              block_influence: influence, act_norm: norm)
         }
         let coupling = (0..<L).map { i in (0..<L).map { j in i == j ? 1.0 : 0.25 } }
         return LayerCard(tool_version: "0.1.0", model_id: "synthetic", architecture: "llama", config: cfg, model_fingerprint: "abc",
@@ -63,6 +67,39 @@ final class ProfileCardFileTests: XCTestCase {
         py2.standardOutput = FileHandle.nullDevice
         try py2.run(); py2.waitUntilExit()
         XCTAssertEqual(py2.terminationStatus, 1, "check_card_h5.py must detect a differing resnorm")
+    }
+
+    /// card.h5 files written before block_influence/act_norm existed have no such datasets: they read back as nil,
+    /// and h5py's check accepts the file against a card.json without the fields.
+    func testHDF5WithoutForwardColumnsReads() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lc-card-old-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var card = syntheticCard()
+        for l in card.layers.indices { card.layers[l].block_influence = nil; card.layers[l].act_norm = nil }
+        let h5 = dir.appendingPathComponent("card.h5"), json = dir.appendingPathComponent("card.json")
+        try card.writeHDF5(to: h5)
+        try ProfileStage.encodeCard(card).write(to: json)
+        func python(_ args: [String]) throws -> (Int32, String) {
+            let py = Process()
+            py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            py.arguments = ["python3"] + args
+            let pipe = Pipe()
+            py.standardOutput = pipe; py.standardError = pipe
+            try py.run()
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            py.waitUntilExit()
+            return (py.terminationStatus, out)
+        }
+        let drop = "import h5py, sys\nf = h5py.File(sys.argv[1], 'r+')\ndel f['layers/block_influence']\ndel f['layers/act_norm']\nf.close()"
+        let (s, o) = try python(["-c", drop, h5.path])
+        XCTAssertEqual(s, 0, o)
+        XCTAssertEqual(try LayerCard.readHDF5(from: h5), card)
+        let check = profileRepoRoot().appendingPathComponent("scripts/tests/check_card_h5.py").path
+        let (s2, o2) = try python([check, h5.path, json.path])
+        XCTAssertEqual(s2, 0, o2)
+        // ... but a card.json that has the columns does not match a file without them.
+        try ProfileStage.encodeCard(syntheticCard()).write(to: json)
+        XCTAssertEqual(try python([check, h5.path, json.path]).0, 1)
     }
 
     func testReadRejectsNonHDF5() throws {

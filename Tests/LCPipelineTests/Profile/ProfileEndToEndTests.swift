@@ -43,6 +43,10 @@ func checkCard(_ ws: URL, _ id: String, arch: String, layers L: Int, file: Stati
     for s in card.layers {
         XCTAssertTrue(s.cost > 0 && s.cost_relative > 0 && s.cost_relative <= 1, "\(s)", file: file, line: line)
         XCTAssertNotNil(s.measured_step_seconds, file: file, line: line)
+        // The forward-only columns are on every fresh card.
+        let bi = try XCTUnwrap(s.block_influence, "layer \(s.layer) block_influence", file: file, line: line)
+        let an = try XCTUnwrap(s.act_norm, "layer \(s.layer) act_norm", file: file, line: line)
+        XCTAssertTrue(bi.isFinite && bi >= 0 && bi <= 2 && an.isFinite && an > 0, "\(s)", file: file, line: line)
     }
     // gain({l}) = predicted_gain_l (up to the 1e-6 ridge) with the rank stage's gain function, for the resnorm
     // column (b = resnorm) and the predicted_gain column (b = sqrt(2·predicted_gain)).
