@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LCCard
+import LCCore
 import LCPipeline
 
 extension Objective: ExpressibleByArgument {}
@@ -27,6 +28,9 @@ public struct DecisionOptionsGroup: ParsableArguments {
     @Option(help: "Per-layer signal: grad_norm, resnorm, resnorm_lora, predicted_gain, measured_gain, or the forward-only block_influence or act_norm (cards profiled since they exist). Default: measured_gain if the card has it for every layer, else grad_norm.")
     public var signal: Signal?
 
+    @Option(name: .customLong("set-model"), help: ArgumentHelp("How set gains are predicted: nnls-coupling (spec v1), kernel-nnls:TAU, additive:BETA or saturating:C. Default: the model leave-one-task-out validation chose for the signal (docs/validity/), else nnls-coupling.", valueName: "MODEL"))
+    public var setModel: String?
+
     @Option(help: "LoRA rank r. Default: the rank the card's resnorm_lora used.")
     public var rank: Int?
 
@@ -42,8 +46,16 @@ public struct DecisionOptionsGroup: ParsableArguments {
     public init() {}
 
     public var options: DecisionOptions {
-        DecisionOptions(objectives: objectives, k: k, targetFraction: targetFraction,
-                        modules: modules.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
-                        signal: signal, rank: rank, alpha: alpha, dropout: dropout, baseModel: baseModel)
+        var o = DecisionOptions(objectives: objectives, k: k, targetFraction: targetFraction,
+                                modules: modules.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
+                                signal: signal, rank: rank, alpha: alpha, dropout: dropout, baseModel: baseModel)
+        o.setModel = setModel.flatMap { try? SetModel(parsing: $0) }
+        return o
+    }
+
+    public func validate() throws {
+        if let s = setModel {
+            do { _ = try SetModel(parsing: s) } catch let e as LCError { throw ValidationError("\(e)") }
+        }
     }
 }

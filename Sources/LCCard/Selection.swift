@@ -25,6 +25,14 @@ public struct SetScore: Codable, Sendable, Equatable {
     /// random-k only: the seeds and every seed's draw.
     public var seeds: [UInt64]?
     public var draws: [[Int]]?
+    /// ± band of `gain_fraction` (the 90th-percentile absolute error leave-one-task-out validation measured for the
+    /// set model with this signal; fraction units); nil when the model was not validated for this signal.
+    public var gain_fraction_band: Double? = nil
+    /// The held-out gain fraction a probe measured for exactly this set, when it did (then shown instead of the
+    /// prediction, marked measured).
+    public var measured_gain_fraction: Double? = nil
+    /// "measured", "predicted" (validated, with band) or "predicted, not validated".
+    public var basis: String? = nil
 }
 
 /// The outcome of one objective on one card.
@@ -42,6 +50,9 @@ public struct Selection: Codable, Sendable, Equatable {
     public var baselines: [SetScore]
     /// How the set was searched, in words.
     public var method: String
+    /// The set model behind the gains (SetModel.description) and what validation measured for it with this signal.
+    public var set_model: String? = nil
+    public var set_model_validation: SetModelValidation? = nil
 }
 
 /// Seeds of the random-k baseline (SplitMix64), fixed so reports are reproducible.
@@ -52,19 +63,32 @@ public struct Selector: Sendable {
     public let gain: GainModel
     public let cost: CostModelView
     public let signal: Signal
+    /// The set model (SetModel.swift): `gain` runs on its coupling, fractions go through its calibration.
+    public let model: SetModel
     public var L: Int { gain.count }
     /// gain(all layers), solved once.
     public let gainAll: Double
 
-    public init(gain: GainModel, cost: CostModelView, signal: Signal) {
+    public init(gain: GainModel, cost: CostModelView, signal: Signal, model: SetModel = .specV1) {
         precondition(gain.count == cost.layerCost.count, "gain and cost must cover the same layers")
-        self.gain = gain; self.cost = cost; self.signal = signal
+        self.gain = gain; self.cost = cost; self.signal = signal; self.model = model
         gainAll = gain.gain(Array(0..<gain.count))
     }
 
-    public init(card: LayerCard, signal: Signal) throws {
-        self.init(gain: try GainModel(card: card, signal: signal), cost: CostModelView(card: card), signal: signal)
+    public init(card: LayerCard, signal: Signal, model: SetModel = .specV1) throws {
+        let g = try GainModel(card: card, signal: signal)
+        let R = model.coupling(card: card.coupling, L: card.layers.count)
+        self.init(gain: model == .specV1 ? g : GainModel(b: g.b, coupling: R), cost: CostModelView(card: card), signal: signal,
+                  model: model)
     }
+
+    /// Validation of `model` with `signal` (its p90 is every predicted fraction's band); nil = not validated.
+    public var validation: SetModelValidation? = nil
+    /// Gain fractions a probe measured, by sorted layer set (CardProbeSet with a gain_fraction).
+    public var measuredFractions: [[Int]: Double] = [:]
+
+    /// The set model's predicted gain fraction for an NNLS gain on this selector's coupling.
+    public func fraction(gain g: Double) -> Double { gainAll > 0 ? model.calibrate(g / gainAll) : 0 }
 
     /// Default k for `performance` when neither k nor F is given: ceil(L/4).
     public var defaultK: Int { max(1, (L + 3) / 4) }
@@ -73,8 +97,15 @@ public struct Selector: Sendable {
     public func score(_ name: String, _ S: [Int]) -> SetScore {
         let set = Array(Set(S)).sorted()
         let g = gain.gain(set), ga = gainAll, c = cost.cost(set), ca = cost.costAll
-        return SetScore(name: name, layers: set, gain: g, gain_fraction: ga > 0 ? g / ga : 0, cost: c,
-                        cost_fraction: ca > 0 ? c / ca : 0, speedup: cost.speedup(set))
+        var sc = SetScore(name: name, layers: set, gain: g, gain_fraction: ga > 0 ? fraction(gain: g) : 0, cost: c,
+                          cost_fraction: ca > 0 ? c / ca : 0, speedup: cost.speedup(set))
+        sc.gain_fraction_band = validation?.p90
+        if let m = measuredFractions[set] {
+            sc.measured_gain_fraction = m; sc.basis = "measured"
+        } else {
+            sc.basis = validation == nil ? "predicted, not validated" : "predicted"
+        }
+        return sc
     }
 
     /// Greedy forward selection from `start` over `candidates`, maximizing gain(S) at each step (ties: the
@@ -124,7 +155,7 @@ public struct Selector: Sendable {
                 method = "greedy forward selection maximizing gain(S), k = \(k)"
             } else if let f = targetFraction {
                 let p = greedyPrefixStates(start: [], candidates: Array(0..<L), maxSize: L)
-                S = p.first { !$0.S.isEmpty && $0.gain >= f * ga * (1 - 1e-12) }?.S ?? Array(0..<L)
+                S = p.first { !$0.S.isEmpty && $0.gain >= model.uncalibrate(f) * ga * (1 - 1e-12) }?.S ?? Array(0..<L)
                 method = "greedy forward selection maximizing gain(S), smallest prefix reaching \(f) of gain(all)"
             } else {
                 S = greedyPrefixes(start: [], candidates: Array(0..<L), maxSize: defaultK).last ?? []
@@ -132,13 +163,13 @@ public struct Selector: Sendable {
             }
         case .cost:
             let f = targetFraction ?? 0.9
-            S = cheapestReaching(f * ga * (1 - 1e-12))
+            S = cheapestReaching(model.uncalibrate(f) * ga * (1 - 1e-12))
             method = "for each lowest layer m: greedy by gain from {m} over layers > m until gain(S) >= \(f)·gain(all); cheapest cost(S) over m"
         case .balanced:
             // Best gain/cost; ties go to the smaller set.
             var best: (S: [Int], r: Double)? = nil
             for st in prefixStates(maxSize: k) where k == nil || st.S.count == k {
-                let c = cost.cost(st.S), r = c > 0 ? st.gain / c : 0
+                let c = cost.cost(st.S), r = c > 0 ? fraction(gain: st.gain) / c : 0
                 if let b = best, !(r > b.r || (r == b.r && st.S.count < b.S.count)) { continue }
                 best = (st.S, r)
             }
@@ -149,7 +180,8 @@ public struct Selector: Sendable {
         let chosen = score(objective.rawValue, S)
         return Selection(objective: objective, signal: signal, k: k, target_fraction: objective == .cost ? (targetFraction ?? 0.9) : targetFraction,
                          chosen: chosen, gain_all: ga, cost_all: cost.costAll, cost_unit: cost.unit,
-                         baselines: baselines(k: max(1, chosen.layers.count)), method: method)
+                         baselines: baselines(k: max(1, chosen.layers.count)), method: method,
+                         set_model: model.description, set_model_validation: validation)
     }
 
     /// The cheapest per-m greedy set reaching `target` (pruned: a lowest layer m whose cost alone is no cheaper
@@ -195,6 +227,8 @@ public struct Selector: Sendable {
         r.cost_fraction = scores.map(\.cost_fraction).reduce(0, +) / n
         r.speedup = scores.map(\.speedup).reduce(0, +) / n
         r.seeds = randomBaselineSeeds; r.draws = draws
+        r.measured_gain_fraction = nil
+        r.basis = validation == nil ? "predicted, not validated" : "predicted"
         out.append(r)
         out.append(score("all", Array(0..<L)))
         return out

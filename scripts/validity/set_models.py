@@ -4,8 +4,9 @@ Each is small, documented and has at most one fitted parameter; the Swift rank s
 (Sources/LCCard/SetModels.swift) and tests it against these on the same inputs.
 
 Per-layer values v_l >= 0 from a source column x_l: gain columns (measured_gain, predicted_gain) give v = x; norm
-columns (grad_norm, resnorm, resnorm_lora) give v = x^2 / 2 (the quadratic model's single-layer gain); other
-scores (block_influence, act_norm, act_energy_mean) give v = x. Negative values are clipped to 0.
+columns (grad_norm, resnorm, resnorm_lora) and the other scores (block_influence, act_norm, act_energy_mean) give
+v = x^2 / 2 (the quadratic model's single-layer gain; Swift's Signal.b treats the scores as norms too). Negative
+values are clipped to 0.
 
 Models (param grid in GRIDS):
   nnls-coupling   spec §3: max_{c>=0} b.c - c'(R_SS + 1e-6 I)c/2, b = sqrt(2 v), R = the card's coupling
@@ -19,7 +20,8 @@ import math
 
 import numpy as np
 
-NORM_COLUMNS = {"grad_norm", "resnorm", "resnorm_lora"}
+# As the Swift Signal.b: every column but the gain columns is used as a norm (v = x^2/2).
+NORM_COLUMNS = {"grad_norm", "resnorm", "resnorm_lora", "block_influence", "act_norm", "act_energy_mean"}
 GRIDS = {
     "nnls-coupling": [None],
     "additive": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2],

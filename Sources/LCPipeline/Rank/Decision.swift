@@ -19,6 +19,8 @@ public struct DecisionOptions: Sendable, Equatable, Codable {
     public var modules: [String]?
     /// Selection signal; nil = spec default (measured_gain if every layer has it, else grad_norm).
     public var signal: Signal?
+    /// Set model; nil = the validated default for the signal (SetModelCatalog), else spec v1's NNLS.
+    public var setModel: SetModel? = nil
     /// LoRA rank; nil = the rank the card's resnorm_lora used.
     public var rank: Int?
     /// lora_alpha; nil = 2·r.
@@ -114,7 +116,17 @@ public enum Decide {
         }
         let source = signal == .block_influence || signal == .act_norm
             ? "card layer column \(signal.rawValue) (forward-only, per block: independent of the modules)" : aggregateSource
-        let selector = try Selector(card: signalCard, signal: signal)
+        let (model, validation): (SetModel, SetModelValidation?)
+        if let m = o.setModel {
+            (model, validation) = (m, SetModelCatalog.validation(of: m, signal: signal))
+        } else {
+            (model, validation) = SetModelCatalog.defaultModel(for: signal)
+        }
+        var selector = try Selector(card: signalCard, signal: signal, model: model)
+        selector.validation = validation
+        for s in card.probe?.sets ?? [] where s.name != "random-k" {
+            if let f = s.gain_fraction { selector.measuredFractions[Array(Set(s.layers)).sorted()] = f }
+        }
         if o.resolvedObjectives == [.cost], o.k != nil {
             throw LCError.usage("--k does not apply to --objective cost (it takes --target-fraction)")
         }

@@ -34,14 +34,14 @@ public enum ReportHTML {
         h += "Gain is the share of gain(all layers) under the quadratic model; cost is the analytic training-step cost relative to adapters at every layer.</p>\n"
         h += "<table><tr><th>objective</th><th>layers</th><th>gain share</th><th>cost / cost(all)</th><th>speedup</th><th>method</th></tr>"
         for s in d.selections {
-            h += "<tr><td>\(s.objective.rawValue)</td><td>\(T.layers(s.chosen.layers))</td><td class=\"num\">\(T.pct(s.chosen.gain_fraction))</td><td class=\"num\">\(T.pct(s.chosen.cost_fraction))</td><td class=\"num\">\(T.pct(s.chosen.speedup))</td><td class=\"note\">\(esc(s.method))</td></tr>"
+            h += "<tr><td>\(s.objective.rawValue)</td><td>\(T.layers(s.chosen.layers))</td><td class=\"num\">\(esc(T.fraction(s.chosen)))</td><td class=\"num\">\(T.pct(s.chosen.cost_fraction))</td><td class=\"num\">\(T.pct(s.chosen.speedup))</td><td class=\"note\">\(esc(s.method))</td></tr>"
         }
         h += "</table>\n<div class=\"grid\">"
         for s in d.selections {
             h += "<div class=\"card\"><h3>\(s.objective.rawValue): layers \(T.layers(s.chosen.layers))</h3><table><tr><th>strategy (layers)</th><th>gain share</th><th>cost / all</th><th>speedup</th></tr>"
-            h += "<tr class=\"chosen\"><td>\(s.objective.rawValue) \(T.layers(s.chosen.layers))</td><td class=\"num\">\(T.pct(s.chosen.gain_fraction))</td><td class=\"num\">\(T.pct(s.chosen.cost_fraction))</td><td class=\"num\">\(T.pct(s.chosen.speedup))</td></tr>"
+            h += "<tr class=\"chosen\"><td>\(s.objective.rawValue) \(T.layers(s.chosen.layers))</td><td class=\"num\">\(esc(T.fraction(s.chosen)))</td><td class=\"num\">\(T.pct(s.chosen.cost_fraction))</td><td class=\"num\">\(T.pct(s.chosen.speedup))</td></tr>"
             for b in s.baselines {
-                h += "<tr><td>\(esc(T.strategy(b)))</td><td class=\"num\">\(T.pct(b.gain_fraction))</td><td class=\"num\">\(T.pct(b.cost_fraction))</td><td class=\"num\">\(T.pct(b.speedup))</td></tr>"
+                h += "<tr><td>\(esc(T.strategy(b)))</td><td class=\"num\">\(esc(T.fraction(b)))</td><td class=\"num\">\(T.pct(b.cost_fraction))</td><td class=\"num\">\(T.pct(b.speedup))</td></tr>"
             }
             h += "</table><p class=\"note\">PEFT adapter_config.json (outputs/\(esc(c.model_id))/peft/\(s.objective.rawValue)/):</p><pre>\(esc(r.peftJSON[s.objective] ?? ""))</pre></div>\n"
         }
@@ -106,10 +106,10 @@ public enum ReportHTML {
                     "Grey: the \(r.cloud.count) sets searched by the cost and balanced objectives (for each lowest layer m, greedy by gain). Dashed: their Pareto front (no other set is both cheaper and better). Baselines at k = \(d.selections.first?.chosen.layers.count ?? 0) (the performance selection's size).")
 
         let hasForward = ReportMarkdown.hasForwardColumns(c)
-        h += "<h2 id=\"table\">Per-layer table</h2>\n<table><tr><th>layer</th><th>grad_norm</th><th>resnorm</th><th>resnorm_lora</th><th>act_energy (mean)</th><th>predicted gain share</th><th>cost / cost(all)</th>\(hasForward ? "<th>block_influence</th><th>act_norm</th>" : "")<th>measured_gain</th></tr>"
+        h += "<h2 id=\"table\">Per-layer table</h2>\n<table><tr><th>layer</th><th>grad_norm</th><th>resnorm</th><th>resnorm_lora</th><th>act_energy (mean)</th><th>predicted_gain (model units)</th><th>cost / cost(all)</th>\(hasForward ? "<th>block_influence</th><th>act_norm</th>" : "")<th>measured_gain</th></tr>"
         for (l, st) in sc.enumerated() {
             let fwd = hasForward ? "<td class=\"num\">\(st.block_influence.map(T.sci) ?? "–")</td><td class=\"num\">\(st.act_norm.map(T.sci) ?? "–")</td>" : ""
-            h += "<tr><td>\(l)</td><td class=\"num\">\(T.sci(st.grad_norm))</td><td class=\"num\">\(T.sci(st.resnorm))</td><td class=\"num\">\(T.sci(st.resnorm_lora))</td><td class=\"num\">\(T.sci(st.act_energy_mean))</td><td class=\"num\">\(T.pct(r.predictedShare[l]))</td><td class=\"num\">\(T.pct(ca > 0 ? st.cost / ca : 0))</td>\(fwd)<td class=\"num\">\(st.measured_gain.map(T.sci) ?? "–")</td></tr>"
+            h += "<tr><td>\(l)</td><td class=\"num\">\(T.sci(st.grad_norm))</td><td class=\"num\">\(T.sci(st.resnorm))</td><td class=\"num\">\(T.sci(st.resnorm_lora))</td><td class=\"num\">\(T.sci(st.act_energy_mean))</td><td class=\"num\">\(T.sci(st.predicted_gain))</td><td class=\"num\">\(T.pct(ca > 0 ? st.cost / ca : 0))</td>\(fwd)<td class=\"num\">\(st.measured_gain.map(T.sci) ?? "–")</td></tr>"
         }
         h += "</table>\n"
 

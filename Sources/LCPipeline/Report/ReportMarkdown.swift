@@ -17,24 +17,24 @@ public enum ReportMarkdown {
         s += "gain(all) = \(T.sci(d.selector.gainAll)) (quadratic-model units); cost(all) = \(T.sci(d.selector.cost.costAll)) \(d.selector.cost.unit). Parameters: \(r.optionsSource).\n\n"
         s += "| objective | layers | gain share | cost / cost(all) | speedup | method |\n|---|---|---|---|---|---|\n"
         for sel in d.selections {
-            s += "| \(sel.objective.rawValue) | \(T.layers(sel.chosen.layers)) | \(T.pct(sel.chosen.gain_fraction)) | \(T.pct(sel.chosen.cost_fraction)) | \(T.pct(sel.chosen.speedup)) | \(sel.method) |\n"
+            s += "| \(sel.objective.rawValue) | \(T.layers(sel.chosen.layers)) | \(T.fraction(sel.chosen)) | \(T.pct(sel.chosen.cost_fraction)) | \(T.pct(sel.chosen.speedup)) | \(sel.method) |\n"
         }
         for sel in d.selections {
             s += "\n### \(sel.objective.rawValue): layers \(T.layers(sel.chosen.layers))\n\n"
             s += "| strategy | gain share | cost / cost(all) | speedup |\n|---|---|---|---|\n"
-            s += "| **\(sel.objective.rawValue) \(T.layers(sel.chosen.layers))** | \(T.pct(sel.chosen.gain_fraction)) | \(T.pct(sel.chosen.cost_fraction)) | \(T.pct(sel.chosen.speedup)) |\n"
+            s += "| **\(sel.objective.rawValue) \(T.layers(sel.chosen.layers))** | \(T.fraction(sel.chosen)) | \(T.pct(sel.chosen.cost_fraction)) | \(T.pct(sel.chosen.speedup)) |\n"
             for b in sel.baselines {
-                s += "| \(T.strategy(b)) | \(T.pct(b.gain_fraction)) | \(T.pct(b.cost_fraction)) | \(T.pct(b.speedup)) |\n"
+                s += "| \(T.strategy(b)) | \(T.fraction(b)) | \(T.pct(b.cost_fraction)) | \(T.pct(b.speedup)) |\n"
             }
             s += "\nPEFT `adapter_config.json` (outputs/\(c.model_id)/peft/\(sel.objective.rawValue)/):\n\n```json\n\(r.peftJSON[sel.objective] ?? "")```\n"
         }
         s += "\n## Per-layer statistics\n\n"
         let hasMeasured = c.layers.contains { $0.measured_gain != nil }
         let hasForward = hasForwardColumns(c)
-        s += "| layer | grad_norm | resnorm | resnorm_lora | act_energy (mean) | predicted gain share | cost / cost(all) |\(hasForward ? " block_influence | act_norm |" : "")\(hasMeasured ? " measured_gain |" : "")\n"
+        s += "| layer | grad_norm | resnorm | resnorm_lora | act_energy (mean) | predicted_gain (model units) | cost / cost(all) |\(hasForward ? " block_influence | act_norm |" : "")\(hasMeasured ? " measured_gain |" : "")\n"
         s += "|---|---|---|---|---|---|---|\(hasForward ? "---|---|" : "")\(hasMeasured ? "---|" : "")\n"
         for (l, st) in d.signalCard.layers.enumerated() {
-            s += "| \(l) | \(T.sci(st.grad_norm)) | \(T.sci(st.resnorm)) | \(T.sci(st.resnorm_lora)) | \(T.sci(st.act_energy_mean)) | \(T.pct(r.predictedShare[l])) | \(T.pct(st.cost / max(d.selector.cost.costAll, 1e-300))) |"
+            s += "| \(l) | \(T.sci(st.grad_norm)) | \(T.sci(st.resnorm)) | \(T.sci(st.resnorm_lora)) | \(T.sci(st.act_energy_mean)) | \(T.sci(st.predicted_gain)) | \(T.pct(st.cost / max(d.selector.cost.costAll, 1e-300))) |"
             if hasForward { s += " \(st.block_influence.map(T.sci) ?? "") | \(st.act_norm.map(T.sci) ?? "") |" }
             s += hasMeasured ? " \(st.measured_gain.map(T.sci) ?? "") |\n" : "\n"
         }
@@ -50,7 +50,8 @@ public enum ReportMarkdown {
         let front = SVGPlot.paretoFront(r.cloud + strategyPoints(r).map { ($0.x, $0.y) })
         for (i, m) in strategyPoints(r).enumerated() {
             let onFront = front.contains { abs($0.x - m.x) < 1e-12 && abs($0.y - m.y) < 1e-12 }
-            s += "| \(i + 1) | \(m.label) | \(T.pct(m.x)) | \(T.pct(m.y)) | \(onFront ? "yes" : "no") |\n"
+            let band = d.selections.first?.chosen.gain_fraction_band
+            s += "| \(i + 1) | \(m.label) | \(T.pct(m.x)) | \(T.fraction(predicted: m.y, band: band, measured: nil)) | \(onFront ? "yes" : "no") |\n"
         }
         s += "\n## Caveats\n\n" + ReportText.caveats.map { "- \($0)" }.joined(separator: "\n") + "\n"
         return s

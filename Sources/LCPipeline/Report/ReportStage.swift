@@ -167,6 +167,19 @@ public enum ReportText {
     }
 
     public static func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
+
+    /// A set's gain fraction as the card may show it (spec v2 §6b): the probe's measurement when it measured this
+    /// set ("57.0% measured"), else the set model's prediction with the band validation measured ("≈ 55% ± 8"), or
+    /// marked unvalidated when the model was not validated for the signal. Never a bare predicted point.
+    public static func fraction(_ s: SetScore) -> String {
+        fraction(predicted: s.gain_fraction, band: s.gain_fraction_band, measured: s.measured_gain_fraction)
+    }
+
+    public static func fraction(predicted: Double, band: Double?, measured: Double?) -> String {
+        if let m = measured { return String(format: "%.1f%% measured", m * 100) }
+        guard let b = band else { return String(format: "≈ %.0f%% (unvalidated model)", predicted * 100) }
+        return String(format: "≈ %.0f%% ± %.0f", predicted * 100, b * 100)
+    }
     public static func sci(_ x: Double) -> String { String(format: "%.4g", x) }
 
     /// Strategy label: name with k substituted and layer indices, e.g. "top-8 [22-29]".
