@@ -87,6 +87,12 @@ public struct ProbeCommand: ParsableCommand {
     @Option(help: "With --plan: JSONL file each finished run is appended to; entries already there (same settings and data) are skipped, so a killed run resumes.")
     public var results: String?
 
+    @Flag(help: "After the single-layer sweep, measure the rank stage's choice per objective on the measured gains (+ shifted/swapped alternatives, --seeds each) and recommend the best measured set per objective; rank then uses it.")
+    public var verify = false
+
+    @Option(name: .customLong("target-fraction"), help: "With --verify: share of the all-layer gain the cost objective must reach, as measured.")
+    public var targetFraction = 0.9
+
     @Option(name: .customLong("cache-mb"), help: "Memory for cached block inputs of the frozen model (runs start at their lowest adapted layer; same numbers); 0 = off.")
     public var cacheMB = 4096
 
@@ -112,6 +118,7 @@ public struct ProbeCommand: ParsableCommand {
         if train != nil, dataset != nil { throw ValidationError("use --train/--eval or --dataset, not both") }
         if let b = budgetMinutes, !(b > 0) { throw ValidationError("--budget-minutes must be positive") }
         if seeds < 1 || seeds > 100 { throw ValidationError("--seeds must be in 1...100") }
+        if !(targetFraction > 0 && targetFraction <= 1) { throw ValidationError("--target-fraction must be in (0, 1]") }
         if cacheMB < 0 { throw ValidationError("--cache-mb must be ≥ 0") }
         if (plan == nil) != (results == nil) { throw ValidationError("--plan and --results go together") }
         if plan != nil, updateCard { throw ValidationError("--plan and --update-card exclude each other") }
@@ -151,6 +158,8 @@ public struct ProbeCommand: ParsableCommand {
         var rq2 = rq
         rq2.seeds = seeds
         rq2.cacheBudgetBytes = cacheMB << 20
+        rq2.verify = verify
+        rq2.targetFraction = targetFraction
         if let plan, let results {
             do {
                 let (ran, skipped) = try ProbePlan.run(workspace: common.ws, request: rq2, plan: URL(fileURLWithPath: plan),

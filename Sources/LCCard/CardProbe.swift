@@ -93,10 +93,24 @@ public struct CardProbe: Codable, Sendable, Equatable {
     /// The probe's settings (steps, batch, LoRA options) and train/eval data, verbatim.
     public var settings: JSONValue?
     public var dataset: JSONValue?
+    /// `probe --verify`: the best measured set per objective, verbatim (objective, k, layers, gain_fraction, verdict…).
+    public var recommendations: [CardProbeRecommendation]? = nil
 
     public init(measured_layers: [Int], eval_loss_before: Double, k: Int, sets: [CardProbeSet], correlations: [CardProbeCorrelation],
                 notes: [String] = [], settings: JSONValue? = nil, dataset: JSONValue? = nil) {
         self.measured_layers = measured_layers; self.eval_loss_before = eval_loss_before; self.k = k; self.sets = sets
         self.correlations = correlations; self.notes = notes; self.settings = settings; self.dataset = dataset
     }
+}
+
+/// The part of a `probe --verify` recommendation the rank stage uses.
+public struct CardProbeRecommendation: Codable, Sendable, Equatable {
+    public var objective: String
+    public var k: Int
+    public var layers: [Int]
+    public var from_set: String
+    public var gain_fraction: Double?
+    public var gain_spread: Double?
+    public var seeds: Int
+    public var verdict: String
 }

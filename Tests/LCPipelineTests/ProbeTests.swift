@@ -98,7 +98,7 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(out[2]["future_field"] as? String, "kept")
         let probe = try XCTUnwrap(root["probe"] as? [String: Any])
         XCTAssertEqual(probe["measured_layers"] as? [Int], [0, 1, 3])
-        XCTAssertEqual((probe["correlations"] as? [Any])?.count, 5)
+        XCTAssertEqual((probe["correlations"] as? [Any])?.count, 7)
     }
 
     /// ingest + load the tiny llama, then `layercard probe` twice with the same seed: identical gains, a card gets

@@ -77,13 +77,16 @@ public struct ProbeReport: Codable, Sendable, Equatable {
     /// Things a reader must know (skipped sets, budget subsampling, missing card).
     public var notes: [String]
     public var elapsed_seconds: Double
+    /// With --verify: the best measured set per objective (ProbeVerify).
+    public var recommendations: [ProbeRecommendation]? = nil
 }
 
 public enum ProbeCard {
     /// Card signals correlated with measured_gain: (name in the report, layer field in card.json).
     public static let signals: [(String, String)] = [("resnorm", "resnorm"), ("resnorm_lora", "resnorm_lora"),
                                                      ("grad_norm", "grad_norm"), ("act_energy", "act_energy_mean"),
-                                                     ("predicted_gain", "predicted_gain")]
+                                                     ("predicted_gain", "predicted_gain"),
+                                                     ("block_influence", "block_influence"), ("act_norm", "act_norm")]
 
     /// Spearman of measured gain against each signal read from card layer objects (`layers[i]["layer"]` keyed).
     public static func correlations(measured: [Int: Double], cardLayers: [[String: Any]]) -> [ProbeCorrelation] {
@@ -143,11 +146,13 @@ public enum ProbeCard {
         struct CardProbe: Encodable {
             let settings: ProbeSettings; let measured_layers: [Int]; let eval_loss_before: Double; let k: Int
             let sets: [ProbeSetResult]; let correlations: [ProbeCorrelation]; let dataset: ProbeDatasetInfo; let notes: [String]
+            let recommendations: [ProbeRecommendation]?
         }
         var sets = report.sets
         for i in sets.indices { sets[i].draws = sets[i].draws?.map { var d = $0; d.step_seconds_all = []; d.train_losses = []; return d } }
         let probe = CardProbe(settings: report.settings, measured_layers: report.measured_layers, eval_loss_before: report.eval_loss_before,
-                              k: report.k, sets: sets, correlations: report.correlations, dataset: report.dataset, notes: report.notes)
+                              k: report.k, sets: sets, correlations: report.correlations, dataset: report.dataset, notes: report.notes,
+                              recommendations: report.recommendations)
         root["probe"] = try JSONSerialization.jsonObject(with: try JSON.encode(probe))
         let out: Data
         do { out = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]) }

@@ -3,6 +3,7 @@
 // selections and the §6 baselines at the same k), then writes outputs/<id>/probe.json and adds the measured columns
 // and correlations to card.json and card.h5 when a card exists. Deliberately sequential runs (2-core machines) and no resume.
 import Foundation
+import LCCard
 import LCCore
 import LCModel
 import Logging
@@ -29,6 +30,11 @@ public struct ProbeRequest: Sendable {
     /// Runs per layer set with seeds 0..<seeds (A's init and batch order, ProbeRunner.run(seed:)); the set's gain is
     /// their mean and `gain_spread` their sample standard deviation. Single layers and random-k draws run seed 0.
     public var seeds: Int = 1
+    /// Measure the rank stage's choices on the measured single-layer gains (+ alternatives) and recommend the best
+    /// measured set per objective (ProbeVerify.swift). Needs every layer probed.
+    public var verify: Bool = false
+    /// The cost objective's target share of the all-layer gain (verify).
+    public var targetFraction: Double = 0.9
     /// Memory for the probe's cached block inputs (ProbeRunner; 0 = no cache).
     public var cacheBudgetBytes: Int = 4 << 30
 
@@ -185,6 +191,26 @@ public enum ProbeStage {
                 sets.append(set)
             }
         }
+        var recommendations: [ProbeRecommendation] = []
+        if rq.verify {
+            if layerRuns.count == L, let cardData = try? Data(contentsOf: ProbeStage.cardURL(ws, model: rq.model)),
+               let card = try? LayerCard.decode(cardData, path: ProbeStage.cardURL(ws, model: rq.model).path) {
+                var measured: [Int: Double] = [:]
+                for r in layerRuns { if let l = r.layers.first { measured[l] = r.gain } }
+                for (name, ls) in try ProbeVerify.candidates(card: card, measured: measured, k: k, targetFraction: rq.targetFraction)
+                where !sets.contains(where: { $0.layers == ls && ($0.seeds ?? 1) >= rq.seeds }) {
+                    let runs = try (0..<rq.seeds).map { try runLogged(ls, name, seed: $0) }
+                    let gains = runs.map(\.gain)
+                    var set = ProbeSetResult(name: name, layers: ls, gain: gains.reduce(0, +) / Double(gains.count), gain_fraction: nil,
+                                             step_seconds: ProbeStats.median(runs.map(\.step_seconds)) ?? 0, speedup: nil, draws: nil,
+                                             source: "verify")
+                    if runs.count > 1 { set.seed_runs = runs; set.seeds = runs.count; set.gain_spread = ProbeStats.sampleStd(gains) }
+                    sets.append(set)
+                }
+            } else {
+                notes.append("verify: skipped (needs every layer probed and a card.json; probed \(layerRuns.count) of \(L))")
+            }
+        }
         if let all = sets.first(where: { $0.name == "all" }) {
             for i in sets.indices {
                 if all.gain > 0 { sets[i].gain_fraction = sets[i].gain / all.gain }
@@ -194,6 +220,13 @@ public enum ProbeStage {
             notes.append("no 'all' set run: gain fractions and speed-ups are not available")
         }
 
+        if rq.verify, layerRuns.count == L {
+            recommendations = ProbeVerify.recommend(sets: sets, k: k, targetFraction: rq.targetFraction)
+            for r in recommendations {
+                logger.info("probe recommends", metadata: ["objective": "\(r.objective)", "layers": "\(r.layers)", "from": "\(r.from_set)",
+                                                           "verdict": "\(r.verdict)"])
+            }
+        }
         // Correlations with the card's signals.
         let cardURL = cardURL(ws, model: rq.model)
         var correlations: [ProbeCorrelation] = []
@@ -208,6 +241,7 @@ public enum ProbeStage {
         var report = ProbeReport(model_id: rq.model, model_fingerprint: weights.manifest.store_sha256 ?? weights.manifest.fingerprint, dataset: info,
                                  settings: rq.settings, eval_loss_before: before, layers: layerRuns, measured_layers: wanted,
                                  k: k, sets: sets, correlations: correlations, notes: notes, elapsed_seconds: 0)
+        report.recommendations = recommendations.isEmpty ? nil : recommendations
         report.elapsed_seconds = Date().timeIntervalSince(started)
         let out = reportURL(ws, model: rq.model)
         try FileManager.default.createDirectory(at: out.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -130,10 +130,23 @@ public enum Decide {
         if o.resolvedObjectives == [.cost], o.k != nil {
             throw LCError.usage("--k does not apply to --objective cost (it takes --target-fraction)")
         }
+        for r in card.probe?.recommendations ?? [] {
+            if let f = r.gain_fraction { selector.measuredFractions[Array(Set(r.layers)).sorted()] = f }
+        }
         var sels: [Selection] = []
         for obj in o.resolvedObjectives {
-            sels.append(try selector.select(obj, k: obj == .cost ? nil : o.k,
-                                            targetFraction: (obj == .performance && o.k != nil) ? nil : o.targetFraction))
+            var sel = try selector.select(obj, k: obj == .cost ? nil : o.k,
+                                          targetFraction: (obj == .performance && o.k != nil) ? nil : o.targetFraction)
+            // spec v2 §6b: after `probe --verify`, the recommendation is the best measured set meeting the objective.
+            if signal == .measured_gain, o.modules == nil,
+               let rec = card.probe?.recommendations?.first(where: { $0.objective == obj.rawValue && (o.k == nil || o.k == $0.k) }) {
+                sel.chosen = selector.score(obj.rawValue, rec.layers)
+                sel.chosen.basis = "measured"
+                sel.chosen.measured_gain_fraction = rec.gain_fraction
+                sel.method = "best measured set of \(rec.k) layers (probe --verify, \(rec.seeds) seed(s), from \(rec.from_set)): \(rec.verdict)"
+                sel.baselines = selector.baselines(k: rec.layers.count)
+            }
+            sels.append(sel)
         }
         let r = o.rank ?? card.parameters.lora_rank
         guard r > 0 else { throw LCError.usage("--rank must be positive, got \(r)") }
