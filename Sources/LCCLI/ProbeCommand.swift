@@ -96,6 +96,9 @@ public struct ProbeCommand: ParsableCommand {
     @Option(name: .customLong("cache-mb"), help: "Memory for cached block inputs of the frozen model (runs start at their lowest adapted layer; same numbers); 0 = off.")
     public var cacheMB = 4096
 
+    @Flag(help: "The plain path (benchmarks, checks): no input cache, full LM head; the same numbers, slower.")
+    public var plain = false
+
     @Flag(name: .customLong("update-card"), help: "No training: re-apply outputs/<id>/probe.json to the current card.json (correlations recomputed).")
     public var updateCard = false
 
@@ -159,6 +162,7 @@ public struct ProbeCommand: ParsableCommand {
         rq2.seeds = seeds
         rq2.cacheBudgetBytes = cacheMB << 20
         rq2.verify = verify
+        if plain { rq2.cacheBudgetBytes = 0; rq2.compactHead = false }
         rq2.targetFraction = targetFraction
         if let plan, let results {
             do {

@@ -37,6 +37,8 @@ public struct ProbeRequest: Sendable {
     public var targetFraction: Double = 0.9
     /// Memory for the probe's cached block inputs (ProbeRunner; 0 = no cache).
     public var cacheBudgetBytes: Int = 4 << 30
+    /// LM head on target positions only (ProbeRunner.compactHead; same numbers).
+    public var compactHead: Bool = true
 
     public init(model: String, layers: [Int]? = nil, sets: [String] = [], k: Int = 5, settings: ProbeSettings, maxTokens: Int = 128,
                 train: URL? = nil, eval: URL? = nil, dataset: URL? = nil, evalFraction: Double = 0.2, seed: UInt64 = 0,
@@ -95,7 +97,7 @@ public enum ProbeStage {
         let model = try TransformerModel(config: cfg, weights: weights)
         guard cfg.numLayers >= 1 else { throw LCError.usage("probe: model has no layers") }
         let runner = try ProbeRunner(model: model, train: trainSeqs, eval: evalSeqs, settings: rq.settings,
-                                     cacheBudgetBytes: rq.cacheBudgetBytes)
+                                     cacheBudgetBytes: rq.cacheBudgetBytes, compactHead: rq.compactHead)
         return Prepared(weights: weights, config: cfg, info: info, train: trainSeqs, eval: evalSeqs, runner: runner)
     }
 
