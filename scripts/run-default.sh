@@ -15,8 +15,16 @@ set +e
 rc=$?
 set -e
 "$BIN" status --workspace "$WS" || true
-echo "main job: manifests in $WS/manifests, outputs in $WS/outputs (exit $rc)"
+echo "main job: manifests in $WS/manifests, outputs in $WS/outputs (# spec v2 §6b: no bare predicted gain fraction (every one banded by validation, or marked measured).
+for d in "$WS"/outputs/*/; do
+  [ -e "$d/selection-performance.json" ] && { python3 scripts/tests/check_fractions.py "$d" || rc=1; }
+done
+exit $rc)"
 for f in "$WS"/outputs/*/card.json "$WS"/outputs/*/report.html "$WS"/outputs/*/peft/*/adapter_config.json; do
   [ -e "$f" ] && echo "  produced: $f"
+done
+# spec v2 §6b: no bare predicted gain fraction (every one banded by validation, or marked measured).
+for d in "$WS"/outputs/*/; do
+  [ -e "$d/selection-performance.json" ] && { python3 scripts/tests/check_fractions.py "$d" || rc=1; }
 done
 exit $rc

@@ -105,8 +105,12 @@ public struct SetModelValidation: Codable, Sendable, Equatable {
 
 /// The validated defaults (from docs/validity/<model>/set-models.json; a test checks these constants against it).
 public enum SetModelCatalog {
-    /// Validated models, best first per source (filled from the corpus; empty = nothing validated).
-    public static let validated: [SetModelValidation] = []
+    /// Validated models, best first per source: written by scripts/validity/catalog_swift.py from set-models.json
+    /// (between the markers; do not edit by hand).
+    public static let validated: [SetModelValidation] = [
+        // BEGIN GENERATED CATALOG
+        // END GENERATED CATALOG
+    ]
 
     /// The default model and its validation for a signal: the validated winner fitted on that source, else the
     /// spec v1 NNLS with no validation.

@@ -6,6 +6,7 @@ import Foundation
 import LCCard
 import LCCore
 @testable import LCPipeline
+import Logging
 import XCTest
 
 final class SetModelTests: XCTestCase {
@@ -123,5 +124,35 @@ final class SetModelTests: XCTestCase {
     func repoRoot() -> URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
+    }
+}
+
+/// spec v2 §6b on written outputs: after rank + report on a card (default signal grad_norm, the validated default
+/// set model), no selection and no report cell shows a bare predicted fraction (scripts/tests/check_fractions.py,
+/// the same check scripts/run-default.sh runs on the main job); and the checker fails on a bare one.
+final class NoBareFractionTests: XCTestCase {
+    func testRankAndReportShowBandsOrMeasurements() throws {
+        try XCTSkipIf(SetModelCatalog.validated.isEmpty, "TEMPORARY: no validated set model in the catalog yet")
+        let ws = try CardFixtures.tempDir(self)
+        try CardFixtures.write(CardFixtures.card(L: 12, rho: 0.6, modelID: "nb"), workspace: ws)
+        let logger = Logger(label: "test")
+        _ = try RankStage.run(RankRequest(workspace: Workspace(root: ws), models: ["nb"], options: DecisionOptions()), logger: logger)
+        _ = try ReportStage.run(ReportRequest(workspace: Workspace(root: ws), models: ["nb"]), logger: logger)
+        let dir = ws.appendingPathComponent("outputs/nb")
+        let ok = try E2E.python("scripts/tests/check_fractions.py", [dir.path])
+        XCTAssertEqual(ok.code, 0, ok.stdout + ok.stderr)
+        let md = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        XCTAssertTrue(md.contains(" ± "), "banded fractions in report.md")
+        // The checker can fail: strip the band from one selection.
+        let selURL = dir.appendingPathComponent("selection-performance.json")
+        var root = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: selURL)) as? [String: Any])
+        var sel = try XCTUnwrap(root["selection"] as? [String: Any])
+        var chosen = try XCTUnwrap(sel["chosen"] as? [String: Any])
+        chosen["gain_fraction_band"] = NSNull()
+        sel["chosen"] = chosen; root["selection"] = sel
+        try JSONSerialization.data(withJSONObject: root).write(to: selURL)
+        let bad = try E2E.python("scripts/tests/check_fractions.py", [dir.path])
+        XCTAssertEqual(bad.code, 1, bad.stdout)
+        XCTAssertTrue(bad.stdout.contains("without a band"), bad.stdout)
     }
 }
