@@ -109,7 +109,21 @@ public enum SetModelCatalog {
     /// (between the markers; do not edit by hand).
     public static let validated: [SetModelValidation] = [
         // BEGIN GENERATED CATALOG
-        // END GENERATED CATALOG
+        SetModelValidation(model: SetModel(kind: .kernelNNLS, param: 4.0), source: "measured_gain", horizon_steps: 5,
+                           spearman: 0.7654777365491652, mae: 0.11387718082373406, p90: 0.23542830270026172, tasks: ["arith", "cls"],
+                           table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
+        SetModelValidation(model: SetModel(kind: .additive, param: 0.3), source: "grad_norm", horizon_steps: 5,
+                           spearman: 0.708243661100804, mae: 0.08498695588076532, p90: 0.18010620969273114, tasks: ["arith", "cls"],
+                           table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
+        SetModelValidation(model: SetModel(kind: .nnlsCoupling, param: nil), source: "resnorm", horizon_steps: 5,
+                           spearman: 0.43428793775270247, mae: 0.4623691087902302, p90: 0.7077123266227212, tasks: ["arith", "cls"],
+                           table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
+        SetModelValidation(model: SetModel(kind: .nnlsCoupling, param: nil), source: "predicted_gain", horizon_steps: 5,
+                           spearman: 0.43428793775270247, mae: 0.4623691087902302, p90: 0.7077123266227212, tasks: ["arith", "cls"],
+                           table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
+        SetModelValidation(model: SetModel(kind: .nnlsCoupling, param: nil), source: "resnorm_lora", horizon_steps: 5,
+                           spearman: 0.4525511045784005, mae: 0.4638413038615126, p90: 0.7047360201478078, tasks: ["arith", "cls"],
+                           table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),        // END GENERATED CATALOG
     ]
 
     /// The default model and its validation for a signal: the validated winner fitted on that source, else the

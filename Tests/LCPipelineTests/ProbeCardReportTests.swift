@@ -169,7 +169,11 @@ final class ProbeCardReportTests: XCTestCase {
 
     // MARK: rank
 
-    func rank(_ card: LayerCard, _ ws: URL, options: DecisionOptions = DecisionOptions(k: 2)) throws -> (SelectionFile, [(String, [String: String])], String) {
+    /// The signal tests pin the set model to the plain additive share (top-k by the signal), so the expected
+    /// layers follow from the signal alone whatever the validated default model is.
+    static let additive: DecisionOptions = { var o = DecisionOptions(k: 2); o.setModel = SetModel(kind: .additive, param: 1); return o }()
+
+    func rank(_ card: LayerCard, _ ws: URL, options: DecisionOptions = ProbeCardReportTests.additive) throws -> (SelectionFile, [(String, [String: String])], String) {
         try CardFixtures.write(card, workspace: ws)
         let box = LogBox()
         let out = try RankStage.run(RankRequest(workspace: Workspace(root: ws), models: [card.model_id], options: options),

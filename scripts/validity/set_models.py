@@ -24,9 +24,9 @@ import numpy as np
 NORM_COLUMNS = {"grad_norm", "resnorm", "resnorm_lora", "block_influence", "act_norm", "act_energy_mean"}
 GRIDS = {
     "nnls-coupling": [None],
-    "additive": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2],
-    "saturating": [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32],
-    "kernel-nnls": [0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16],
+    "additive": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2],
+    "saturating": [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
+    "kernel-nnls": [0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32],
 }
 
 
