@@ -90,13 +90,7 @@ extension TransformerModel {
     public func lossAndBackward(tokens: [[Int]], targetMask: [[Bool]]? = nil, stopAtLayer: Int = 0, timer: StepTimer? = nil,
                                 observe: (BlockBoundary) -> Void = { _ in },
                                 visit: (ModuleGradient) -> Void) throws -> LossResult {
-        guard isCausal else { throw LCError.usage("lossAndBackward: \(config.architecture) is not a causal LM") }
-        if let m = targetMask {
-            guard m.count == tokens.count, zip(m, tokens).allSatisfy({ $0.count == $1.count }) else {
-                throw LCError.usage("lossAndBackward: targetMask must have the same shape as tokens")
-            }
-        }
-        return try lossAndBackward(tokens: tokens, targetMask: targetMask, from: nil, stopAtLayer: stopAtLayer, timer: timer,
+        try lossAndBackward(tokens: tokens, targetMask: targetMask, from: nil, stopAtLayer: stopAtLayer, timer: timer,
                                    observe: observe, visit: visit)
     }
 

@@ -159,14 +159,7 @@ public final class TransformerModel: Sendable {
         guard let logits = r.logits else { return LossResult(sum: .nan, count: 0) }
         let b = r.batch
         let (targets, count) = nextTokenTargets(tokens, targetMask: targetMask, T: b.T)
-        var losses = [Float](repeating: 0, count: b.B * b.T)
-        let sum = losses.withUnsafeMutableBufferPointer { lp in
-            targets.withUnsafeBufferPointer { tp in
-                crossEntropy(losses: lp.baseAddress.unsafelyUnwrapped, logits: logits.cptr,
-                             targets: tp.baseAddress.unsafelyUnwrapped, N: b.B * b.T, V: config.vocabSize)
-            }
-        }
-        return LossResult(sum: sum, count: count)
+        return LossResult(sum: crossEntropySum(logits: logits, targets: targets), count: count)
     }
 
     /// `loss` of the blocks from `from.layer` up, given block `from.layer`'s input `from.input` (B,T,C) for these
@@ -207,26 +200,22 @@ public final class TransformerModel: Sendable {
             gatherRows(from: h.cptr, rows: rows, C: C, into: hc.ptr)
             let w = weights.global["lm_head"]?.cptr ?? g("embed")
             matmul(out: logits.ptr, inp: hc.cptr, weight: w, bias: nil, N: M, C: C, OC: V)
-            let tc = rows.map { targets[$0] }
-            var losses = [Float](repeating: 0, count: M)
-            let sum = losses.withUnsafeMutableBufferPointer { lp in
-                tc.withUnsafeBufferPointer { tp in
-                    crossEntropy(losses: lp.baseAddress.unsafelyUnwrapped, logits: logits.cptr,
-                                 targets: tp.baseAddress.unsafelyUnwrapped, N: M, V: V)
-                }
-            }
-            return LossResult(sum: sum, count: count)
+            return LossResult(sum: crossEntropySum(logits: logits, targets: rows.map { targets[$0] }), count: count)
         }
         let logits = head(x, batch: b)
         try throwIfWeightReadFailed()
-        var losses = [Float](repeating: 0, count: N)
-        let sum = losses.withUnsafeMutableBufferPointer { lp in
+        return LossResult(sum: crossEntropySum(logits: logits, targets: targets), count: count)
+    }
+
+    /// Σ of the next-token losses of `targets.count` logit rows (a target < 0 counts 0), in row order.
+    func crossEntropySum(logits: FloatBuffer, targets: [Int32]) -> Double {
+        var losses = [Float](repeating: 0, count: targets.count)
+        return losses.withUnsafeMutableBufferPointer { lp in
             targets.withUnsafeBufferPointer { tp in
                 crossEntropy(losses: lp.baseAddress.unsafelyUnwrapped, logits: logits.cptr,
-                             targets: tp.baseAddress.unsafelyUnwrapped, N: N, V: V)
+                             targets: tp.baseAddress.unsafelyUnwrapped, N: targets.count, V: config.vocabSize)
             }
         }
-        return LossResult(sum: sum, count: count)
     }
 
     // MARK: stages
