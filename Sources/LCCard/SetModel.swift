@@ -109,20 +109,26 @@ public enum SetModelCatalog {
     /// (between the markers; do not edit by hand).
     public static let validated: [SetModelValidation] = [
         // BEGIN GENERATED CATALOG
-        SetModelValidation(model: SetModel(kind: .kernelNNLS, param: 4.0), source: "measured_gain", horizon_steps: 5,
-                           spearman: 0.7654777365491652, mae: 0.11387718082373406, p90: 0.23542830270026172, tasks: ["arith", "cls"],
+        SetModelValidation(model: SetModel(kind: .kernelNNLS, param: 6.0), source: "act_norm", horizon_steps: 5,
+                           spearman: 0.42026300956063284, mae: 0.19016482409421384, p90: 0.40682282433068934, tasks: ["arith", "cls", "instr"],
                            table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
-        SetModelValidation(model: SetModel(kind: .additive, param: 0.3), source: "grad_norm", horizon_steps: 5,
-                           spearman: 0.708243661100804, mae: 0.08498695588076532, p90: 0.18010620969273114, tasks: ["arith", "cls"],
+        SetModelValidation(model: SetModel(kind: .additive, param: 0.1), source: "block_influence", horizon_steps: 5,
+                           spearman: 0.4193880576376216, mae: 0.2133082031382408, p90: 0.3881968221148657, tasks: ["arith", "cls", "instr"],
                            table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
-        SetModelValidation(model: SetModel(kind: .nnlsCoupling, param: nil), source: "resnorm", horizon_steps: 5,
-                           spearman: 0.43428793775270247, mae: 0.4623691087902302, p90: 0.7077123266227212, tasks: ["arith", "cls"],
+        SetModelValidation(model: SetModel(kind: .additive, param: 0.25), source: "grad_norm", horizon_steps: 5,
+                           spearman: 0.7167055409928409, mae: 0.09337773124168025, p90: 0.19897967597859298, tasks: ["arith", "cls", "instr"],
+                           table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
+        SetModelValidation(model: SetModel(kind: .kernelNNLS, param: 8.0), source: "measured_gain", horizon_steps: 5,
+                           spearman: 0.7061728724372465, mae: 0.1529737424184906, p90: 0.2859486048814433, tasks: ["arith", "cls", "instr"],
                            table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
         SetModelValidation(model: SetModel(kind: .nnlsCoupling, param: nil), source: "predicted_gain", horizon_steps: 5,
-                           spearman: 0.43428793775270247, mae: 0.4623691087902302, p90: 0.7077123266227212, tasks: ["arith", "cls"],
+                           spearman: 0.47818180624879475, mae: 0.4667659680851492, p90: 0.7286475038690071, tasks: ["arith", "cls", "instr"],
+                           table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
+        SetModelValidation(model: SetModel(kind: .nnlsCoupling, param: nil), source: "resnorm", horizon_steps: 5,
+                           spearman: 0.47818180624879475, mae: 0.4667659680851492, p90: 0.7286475038690071, tasks: ["arith", "cls", "instr"],
                            table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),
         SetModelValidation(model: SetModel(kind: .nnlsCoupling, param: nil), source: "resnorm_lora", horizon_steps: 5,
-                           spearman: 0.4525511045784005, mae: 0.4638413038615126, p90: 0.7047360201478078, tasks: ["arith", "cls"],
+                           spearman: 0.48966667559207205, mae: 0.46941695450404647, p90: 0.7338987270951433, tasks: ["arith", "cls", "instr"],
                            table: "docs/validity/smollm2-135m-instruct.q4_1/set-models.md"),        // END GENERATED CATALOG
     ]
 

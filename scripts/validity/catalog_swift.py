@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the validated set models into Sources/LCCard/SetModel.swift (between the GENERATED CATALOG markers) from a
 leave-one-task-out table (loto.py's set-models.json): for every per-layer source, the candidate with the lowest
-mean regret (then MAE) at the given horizon. Usage: catalog_swift.py SET_MODELS_JSON [--horizon 5]"""
+validated choice (loto.py `winner`) at the given horizon. Usage: catalog_swift.py SET_MODELS_JSON [--horizon 5]"""
 import argparse, json, os, re
 
 ap = argparse.ArgumentParser()
@@ -13,8 +13,8 @@ h = rep["horizons"][a.horizon]
 root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 table_md = os.path.relpath(os.path.abspath(a.table), root).replace(".json", ".md")
 best = {}
-for r in sorted(h["candidates"], key=lambda r: (r["regret_mean"] if r["regret_mean"] is not None else 9, r["mae"])):
-    best.setdefault(r["source"], r)
+for src, w in h["winners_by_source"].items():  # loto.py's choice per source (regret, ties broken by MAE)
+    best[src] = next(r for r in h["candidates"] if r["source"] == src and r["model"] == w["model"] and r["param_all_tasks"] == w["param"])
 kinds = {"nnls-coupling": ".nnlsCoupling", "kernel-nnls": ".kernelNNLS", "additive": ".additive", "saturating": ".saturating"}
 lines = []
 for src, r in best.items():

@@ -11,7 +11,9 @@ tasks (grid search, lowest mean absolute error of predicted gain fractions), the
   regret@k  measured gain fraction of the best measured set of size k minus that of the measured set of size k the
             model ranks highest (choices are restricted to measured sets: the corpus can only score those).
 The rules (mid-k, uniform-k, the rank stage's grad_norm choice, random) get regret@k the same way. The winner per
-horizon and source is the model with the lowest mean regret over k, then the lowest MAE.
+horizon and source: among the models whose mean regret over k is within REGRET_TIE (2 points of the all-layer gain,
+below the corpus's seed spread) of the lowest, the one with the lowest MAE: a regret difference inside the noise
+does not decide, calibration then does.
 
 Usage: loto.py DIR [--out DIR/set-models] [--min-tasks 2]
 """
@@ -24,6 +26,16 @@ from summarize import load_results, agg, spearman  # noqa: E402
 
 SOURCES = ["measured", "grad_norm", "resnorm", "resnorm_lora", "predicted_gain", "block_influence", "act_norm"]
 KS = [3, 5, 8]
+REGRET_TIE = 0.02
+
+
+def winner(rows):
+    """The validated choice among candidate rows of one source (see the module docstring)."""
+    rows = [r for r in rows if r["regret_mean"] is not None]
+    if not rows:
+        return None
+    best = min(r["regret_mean"] for r in rows)
+    return min((r for r in rows if r["regret_mean"] <= best + REGRET_TIE), key=lambda r: r["mae"])
 
 
 def corpus(d):
@@ -154,17 +166,22 @@ def main():
             regs = [rule_regret(C[h][t], f) for t in tasks]
             hr["rules"][rule] = {k: mean(r.get(k) for r in regs) for k in KS}
         cands = sorted(hr["candidates"], key=lambda r: (r["regret_mean"] if r["regret_mean"] is not None else 9, r["mae"]))
-        winners = {}
+        winners, by_source = {}, {}
+        for src in SOURCES:
+            w = winner([r for r in cands if r["source"] == src])
+            if w:
+                by_source[src] = {"model": w["model"], "param": w["param_all_tasks"], "mae": w["mae"], "p90": w["p90"],
+                                  "spearman": w["spearman"], "regret_mean": w["regret_mean"]}
         for src in ("measured", "grad_norm"):
-            c = [r for r in cands if r["source"] == src]
-            if c:
-                winners[src] = {"model": c[0]["model"], "param": c[0]["param_all_tasks"], "mae": c[0]["mae"], "p90": c[0]["p90"],
-                                "spearman": c[0]["spearman"]}
-        overall = [r for r in cands if r["source"] != "measured"]
-        if overall:
-            winners["no_probe"] = {"model": overall[0]["model"], "source": overall[0]["source"], "param": overall[0]["param_all_tasks"],
-                                   "mae": overall[0]["mae"], "p90": overall[0]["p90"], "spearman": overall[0]["spearman"]}
+            if src in by_source:
+                winners[src] = by_source[src]
+        w = winner([r for r in cands if r["source"] != "measured"])
+        if w:
+            winners["no_probe"] = {"model": w["model"], "source": w["source"], "param": w["param_all_tasks"], "mae": w["mae"],
+                                   "p90": w["p90"], "spearman": w["spearman"], "regret_mean": w["regret_mean"]}
         hr["winners"] = winners
+        hr["winners_by_source"] = by_source
+        rules_mean = {n: mean(v.values()) for n, v in hr["rules"].items()}
         report["horizons"][str(h)] = hr
         md += [f"## {h} steps (held-out tasks: {', '.join(tasks)})", "",
                "| source | model | param (all tasks) | Spearman | MAE | p90 | " + " | ".join(f"regret@{k}" for k in KS) + " |",
@@ -176,7 +193,8 @@ def main():
             f"{n} " + "/".join("–" if v[k] is None else f"{100 * v[k]:.1f}" for k in KS) for n, v in hr["rules"].items()), ""]
         for src, w in winners.items():
             md.append(f"- winner ({src}): **{w['model']}** ({w.get('source', src)}, param {w['param']}): Spearman {w['spearman']:.2f}, "
-                      f"MAE {100 * w['mae']:.1f} points, p90 {100 * w['p90']:.1f}")
+                      f"MAE {100 * w['mae']:.1f} points, p90 {100 * w['p90']:.1f}, mean regret {100 * w['regret_mean']:.1f}")
+        md.append("- rules, mean regret over k: " + ", ".join(f"{n} {100 * v:.1f}" for n, v in rules_mean.items() if v is not None))
         md.append("")
     with open(out + ".json.tmp", "w") as f:
         json.dump(report, f, indent=1, sort_keys=True, default=str)
