@@ -207,7 +207,10 @@ final class ProfileEndToEndTests: XCTestCase {
             let cost = card.layers[S[0]].cost + Double(S.count - 1) * card.cost_model.adapter_flops_per_token
             XCTAssertEqual(try XCTUnwrap(chosen["cost"] as? Double), cost, accuracy: 1e-9 * cost, objective)
             if S.count <= 10 {
-                let gain = Self.gainByEnumeration(b: S.map { b[$0] }, R: S.map { i in S.map { card.coupling[i][$0] } })
+                // The NNLS runs on the coupling of the selection's set model (spec v2 §6b: the validated default).
+                let model = try SetModel(parsing: try XCTUnwrap(sel["set_model"] as? String))
+                let R = model.coupling(card: card.coupling, L: card.layers.count)
+                let gain = Self.gainByEnumeration(b: S.map { b[$0] }, R: S.map { i in S.map { R[i][$0] } })
                 XCTAssertEqual(try XCTUnwrap(chosen["gain"] as? Double), gain, accuracy: 1e-6 * max(gain, 1e-12), objective)
             }
         }
