@@ -100,7 +100,9 @@ public struct Selector: Sendable {
         var sc = SetScore(name: name, layers: set, gain: g, gain_fraction: ga > 0 ? fraction(gain: g) : 0, cost: c,
                           cost_fraction: ca > 0 ? c / ca : 0, speedup: cost.speedup(set))
         sc.gain_fraction_band = validation?.p90
-        if let m = measuredFractions[set] {
+        if set.count == L {  // every layer: the reference every fraction is relative to (1 by definition)
+            sc.gain_fraction_band = nil; sc.basis = "reference"
+        } else if let m = measuredFractions[set] {
             sc.measured_gain_fraction = m; sc.basis = "measured"
         } else {
             sc.basis = validation == nil ? "predicted, not validated" : "predicted"

@@ -16,11 +16,11 @@ for p in sels:
     if not sel.get("set_model"):
         bad.append(f"{p}: no set_model named")
     for s in [sel["chosen"]] + sel["baselines"]:
-        if s.get("basis") == "measured":
+        if s.get("basis") in ("measured", "reference"):  # reference = all layers, 1 by definition
             continue
         if s.get("gain_fraction_band") is None:
             bad.append(f"{p}: {s['name']} {s['layers']}: predicted fraction {s['gain_fraction']:.3f} without a band (basis {s.get('basis')})")
-ok = re.compile(r"^(≈ \d+% ± \d+|\d+\.\d% measured|measured \(no all-layer gain to divide by\))$")
+ok = re.compile(r"^(≈ \d+% ± \d+|\d+\.\d% measured|measured \(no all-layer gain to divide by\)|100% \(reference\))$")
 md = os.path.join(d, "report.md")
 if os.path.exists(md):
     section = False

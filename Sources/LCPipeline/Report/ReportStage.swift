@@ -172,6 +172,7 @@ public enum ReportText {
     /// set ("57.0% measured"), else the set model's prediction with the band validation measured ("≈ 55% ± 8"), or
     /// marked unvalidated when the model was not validated for the signal. Never a bare predicted point.
     public static func fraction(_ s: SetScore) -> String {
+        if s.basis == "reference" { return "100% (reference)" }
         if s.basis == "measured", s.measured_gain_fraction == nil { return "measured (no all-layer gain to divide by)" }
         return fraction(predicted: s.gain_fraction, band: s.gain_fraction_band, measured: s.measured_gain_fraction)
     }

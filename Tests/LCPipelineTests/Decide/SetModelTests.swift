@@ -98,7 +98,9 @@ final class SetModelTests: XCTestCase {
         XCTAssertEqual(sel.chosen.basis, "measured")
         XCTAssertEqual(ReportText.fraction(sel.chosen), "61.0% measured")
         XCTAssertEqual(sel.set_model_validation?.p90, 0.08)
-        for b in sel.baselines where b.name != "all" || b.measured_gain_fraction == nil {
+        XCTAssertEqual(sel.baselines.last?.basis, "reference")
+        XCTAssertEqual(ReportText.fraction(try XCTUnwrap(sel.baselines.last)), "100% (reference)")
+        for b in sel.baselines where b.name != "all" {
             XCTAssertEqual(b.gain_fraction_band, 0.08, b.name)
             XCTAssertTrue(ReportText.fraction(b).contains("± 8") || b.basis == "measured", ReportText.fraction(b))
         }
